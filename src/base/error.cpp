@@ -1,0 +1,1 @@
+#include "yurt/base/result.hpp"
