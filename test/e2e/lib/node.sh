@@ -21,7 +21,7 @@ node_net_up() {
   local node=$1 ip=$2 role=$3 ns veth
   ns=$(node_netns "$node")
   veth="ye-${node: -8}"   # interface names are limited to 15 characters
-  ip netns list | grep -qw "$ns" && return
+  ip netns list | grep -q "^$ns\( \|$\)" && return
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip link add "$veth" type veth peer name eth0 netns "$ns"
@@ -44,10 +44,26 @@ node_net_up() {
   fi
 }
 
+# A netns (and its veth) lives until its last process exits: make sure none is left first.
 node_net_down() {
-  local ns
+  local ns pids
   ns=$(node_netns "$1")
-  ip netns del "$ns" 2>/dev/null || true
+  if ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\{0,1\}"; then
+    for _ in $(seq 100); do
+      pids=$(ip netns pids "$ns" 2>/dev/null || true)
+      [[ -z $pids ]] && break
+      # shellcheck disable=SC2086
+      kill -9 $pids 2>/dev/null || true
+      sleep 0.1
+    done
+    ip netns del "$ns" 2>/dev/null || true
+  fi
+  local veth="ye-${1: -8}"
+  for _ in $(seq 50); do
+    ip link show "$veth" >/dev/null 2>&1 || return 0
+    sleep 0.1
+  done
+  ip link del "$veth" 2>/dev/null || true
 }
 
 # The uplink is cut in both directions; established connections stall, as when a 4G link drops.
@@ -121,7 +137,7 @@ node_boot() {
     </dev/null >>"$dir/console.log" 2>&1 &
   local unshare_pid=$! child=""
   for _ in $(seq 100); do
-    child=$(pgrep -P "$unshare_pid" | head -1)
+    child=$(pgrep -P "$unshare_pid" | head -1 || true)
     [[ -n $child ]] && break
     sleep 0.05
   done
