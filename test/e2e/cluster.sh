@@ -35,8 +35,9 @@ if [[ $cmd == up ]]; then
     { echo "cluster.sh up: --edge-nodes must be 1..20, got '$edge_nodes'" >&2; exit 2; }
 fi
 # A running cluster remembers its version.
-if [[ $cmd != up && -f ${E2E_DIR:-/var/lib/yurt-e2e}/k8s-version ]]; then
-  K8S_VERSION=$(cat "${E2E_DIR:-/var/lib/yurt-e2e}/k8s-version")
+state_dir=${E2E_DIR:-/var/lib/${E2E_NAME:-yurt}-e2e}
+if [[ $cmd != up && -f $state_dir/k8s-version ]]; then
+  K8S_VERSION=$(cat "$state_dir/k8s-version")
 fi
 
 # shellcheck source=lib/common.sh
@@ -60,6 +61,7 @@ case $cmd in
   up) cluster_up "$edge_nodes" ;;
   down) cluster_down ;;
   env)
+    echo "export E2E_NAME=$E2E_NAME"
     echo "export E2E_DIR=$E2E_DIR"
     echo "export KUBECONFIG=$E2E_DIR/admin.conf"
     echo "export PATH=$K8S_BIN:\$PATH"

@@ -4,7 +4,10 @@
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 YURT_CACHE=${YURT_CACHE:-/var/cache/yurt}              # outside the repo, survives between runs
-E2E_DIR=${E2E_DIR:-/var/lib/yurt-e2e}                  # the running cluster: node disks, pki, logs
+# Several clusters may run side by side, each with its own E2E_NAME (≤ 8 characters) and
+# E2E_SUBNET_PREFIX: names of netns, cgroups and links all derive from it.
+E2E_NAME=${E2E_NAME:-yurt}
+E2E_DIR=${E2E_DIR:-/var/lib/$E2E_NAME-e2e}             # the running cluster: node disks, pki, logs
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)  # test/e2e of this checkout
 REPO_ROOT=$(cd "$E2E_ROOT/../.." && pwd)
 
@@ -14,7 +17,7 @@ IMAGE_CACHE=$YURT_CACHE/images/k8s-$K8S_VERSION
 
 # One bridge is the "internet": the cloud node and the edge nodes' uplinks hang off it. The host
 # (where tests and kubectl run) is 10.200.0.1 on it, as an operator's machine would be.
-BRIDGE=${E2E_BRIDGE:-yurt-e2e0}
+BRIDGE=$E2E_NAME-e2e0
 SUBNET_PREFIX=${E2E_SUBNET_PREFIX:-10.200.0}
 HOST_IP=$SUBNET_PREFIX.1
 MASTER_NODE=master-node
@@ -46,7 +49,10 @@ wait_for() {
 node_names() { cat "$E2E_DIR/nodes.list" 2>/dev/null || true; }
 node_ip() { cat "$E2E_DIR/nodes/$1/ip"; }
 node_disk() { echo "$E2E_DIR/nodes/$1/disk"; }
-node_netns() { echo "yurt-$1"; }
+node_netns() { echo "$E2E_NAME-$1"; }
+node_cgroup_root() { echo "/$E2E_NAME-$1"; }
+# Host side of a node's veth: interface names are limited to 15 characters, so a short hash.
+node_veth() { echo "v$(printf '%s' "$E2E_NAME-$1" | sha1sum | cut -c1-10)"; }
 
 # The PID (in the host's namespace) of a node's init process, or nothing when it is down.
 node_pid() {

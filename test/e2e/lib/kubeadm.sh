@@ -47,7 +47,7 @@ skipPhases: [addon/coredns, addon/kube-proxy]
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: "$K8S_VERSION"
-clusterName: yurt-e2e
+clusterName: $E2E_NAME-e2e
 controlPlaneEndpoint: "$MASTER_IP:6443"
 networking:
   podSubnet: 10.244.0.0/16

@@ -20,7 +20,7 @@ net_down() {
 node_net_up() {
   local node=$1 ip=$2 role=$3 ns veth
   ns=$(node_netns "$node")
-  veth="ye-${node: -8}"   # interface names are limited to 15 characters
+  veth=$(node_veth "$node")
   ip netns list | grep -q "^$ns\( \|$\)" && return
   ip netns add "$ns"
   ip -n "$ns" link set lo up
@@ -58,7 +58,8 @@ node_net_down() {
     done
     ip netns del "$ns" 2>/dev/null || true
   fi
-  local veth="ye-${1: -8}"
+  local veth
+  veth=$(node_veth "$1")
   for _ in $(seq 50); do
     ip link show "$veth" >/dev/null 2>&1 || return 0
     sleep 0.1
@@ -122,7 +123,7 @@ TOML
   echo '{"cniVersion":"0.3.0","name":"lo","type":"loopback"}' >"$disk/etc/cni/net.d/0-loopback.conf"
   # Per-host kubelet flags, as /etc/default/kubelet carries them on a kubeadm host. Two kubelets
   # share this kernel, so each gets its own cgroup root.
-  echo "KUBELET_EXTRA_ARGS=\"--node-ip=$ip --cgroup-root=/yurt-$node\"" >"$disk/etc/default/kubelet"
+  echo "KUBELET_EXTRA_ARGS=\"--node-ip=$ip --cgroup-root=$(node_cgroup_root "$node")\"" >"$disk/etc/default/kubelet"
 }
 
 # Boots a node: its init becomes PID 1 of fresh PID/mount/UTS namespaces inside its netns.
@@ -133,7 +134,7 @@ node_boot() {
   mkdir -p "$dir"
   setsid nsenter --net="/run/netns/$ns" \
     unshare --mount --pid --uts --fork --mount-proc --kill-child \
-    "$E2E_ROOT/node/node-init.sh" "$node" "$(node_disk "$node")" "$E2E_DIR/bin" \
+    "$E2E_ROOT/node/node-init.sh" "$node" "$(node_disk "$node")" "$E2E_DIR/bin" "$(node_cgroup_root "$node")" \
     </dev/null >>"$dir/console.log" 2>&1 &
   local unshare_pid=$! child=""
   for _ in $(seq 100); do
@@ -172,9 +173,10 @@ node_exec() {
 
 # Removes a node's cgroups (bottom-up: only empty cgroups can be removed).
 node_cgroups_cleanup() {
-  local node=$1 h
+  local root h
+  root=$(node_cgroup_root "$1")
   for h in /sys/fs/cgroup/*/; do
-    [[ -d $h/yurt-$node ]] || continue
-    find "$h/yurt-$node" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    [[ -d $h$root ]] || continue
+    find "$h$root" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
 }

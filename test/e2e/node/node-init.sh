@@ -2,9 +2,9 @@
 # PID 1 of a node. Runs inside the node's own network, mount, PID and UTS namespaces and plays
 # the host's boot: private mounts over the standard paths (disk survives, /run is fresh), then
 # containerd and the kubelet, each supervised the way systemd's Restart=always would.
-# Usage (by cluster.sh): node-init.sh NODE DISK_DIR NODE_BIN_DIR
+# Usage (by cluster.sh): node-init.sh NODE DISK_DIR NODE_BIN_DIR CGROUP_ROOT
 set -uo pipefail
-node=$1 disk=$2 node_bin=$3
+node=$1 disk=$2 node_bin=$3 cgroup_root=$4
 export PATH=$node_bin:$PATH
 
 mount --make-rprivate /
@@ -23,7 +23,6 @@ log "boot $node"
 
 # cgroup v1: each kubelet needs its own cgroup root, present in every hierarchy (cpuset needs its
 # cpus/mems copied down or nothing can join it).
-cgroup_root=/yurt-$node
 for h in /sys/fs/cgroup/*/; do
   [[ -d $h ]] || continue
   mkdir -p "$h$cgroup_root" 2>/dev/null || true

@@ -9,13 +9,17 @@ source "$HERE/lib/common.sh"
 source "$HERE/lib/scenario.sh"
 edges=${EDGE_NODES:-2}
 
+# What this cluster could leave on the host. Other clusters (other E2E_NAMEs) may run beside it,
+# so only what bears this cluster's names counts; the host's iptables must not change at all.
 host_state() {
-  echo "## links"; ip -o link show | awk -F': ' '{print $2}' | sort
-  echo "## netns"; ip netns list | sort
-  echo "## mounts"; awk '{print $5}' /proc/self/mountinfo | sort
+  local veths
+  veths=$(for n in master-node edge-node $(seq -f 'edge-node-%g' 2 20); do node_veth "$n"; done | paste -sd'|')
+  echo "## links"; ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E "^($BRIDGE|$veths)\$" | sort || true
+  echo "## netns"; ip netns list | grep "^$E2E_NAME-" | sort || true
+  echo "## mounts"; awk '{print $5}' /proc/self/mountinfo | grep -E "^(/run/netns/$E2E_NAME-|$E2E_DIR)" | sort || true
   echo "## iptables"; iptables-save 2>/dev/null | { grep -v '^[#:]' || true; } | sort
-  echo "## cgroups"; ls -d /sys/fs/cgroup/*/yurt-* 2>/dev/null || true
-  echo "## processes"; pgrep -af "$K8S_BIN|$ETCD_BIN|containerd --config /etc/containerd|node-init.sh" | grep -v pgrep || true
+  echo "## cgroups"; ls -d /sys/fs/cgroup/*/"$E2E_NAME"-* 2>/dev/null || true
+  echo "## processes"; pgrep -af "$E2E_DIR|$(node_netns '')" | grep -v pgrep || true
 }
 
 case ${1:-} in
@@ -36,7 +40,7 @@ esac
 
 step "down with nothing up is harmless"
 "$CLUSTER" down 2>/dev/null || fail "down on an empty machine failed"
-host_state >"${STATE_FILE:-/tmp/yurt-e2e-host-state}"
+host_state >"${STATE_FILE:-/tmp/$E2E_NAME-e2e-host-state}"
 observe "ok"
 
 step "up --edge-nodes $edges"
