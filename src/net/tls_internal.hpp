@@ -1,0 +1,33 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "yurt/base/result.hpp"
+#include "yurt/net/tls_context.hpp"
+
+#include "src/net/streams.hpp"
+
+namespace yurt::net {
+
+namespace detail {
+struct TlsAccess {
+  /// The SSL_CTX new connections use now.
+  static std::shared_ptr<asio::ssl::context> snapshot(const TlsContext& context);
+};
+}  // namespace detail
+
+/// Sets SNI (for host names) and the name the server's certificate must match: `host`, or the
+/// context's server_name override.
+[[nodiscard]] Result<void> prepare_client_stream(TlsStream& stream,
+                                                 const TlsContext& context,
+                                                 const std::string& host);
+
+/// Why a handshake failed, in words: OpenSSL's reason and, for verification failures, the
+/// X.509 verify result ("certificate verify failed: hostname mismatch").
+[[nodiscard]] std::string handshake_failure(TlsStream& stream, const boost::system::error_code& ec);
+
+}  // namespace yurt::net
