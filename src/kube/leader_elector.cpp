@@ -6,12 +6,14 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "yurt/base/log.hpp"
+
 #include "src/kube/json_util.hpp"
 
 namespace yurt::kube {
@@ -68,19 +70,53 @@ asio::awaitable<T> accept_all_cancellation(asio::awaitable<T> op) {
   co_return co_await std::move(op);
 }
 
+// The void form (nothing to co_return).
+asio::awaitable<void> accept_all_cancellation(asio::awaitable<void> op) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  co_await std::move(op);
+}
+
 // `op`, unless `limit` passes first (then nullopt, and `op` has been cancelled).
 template <class T>
 asio::awaitable<std::optional<T>> within(asio::awaitable<T> op,
                                          const SleepFunction& sleep,
                                          std::chrono::nanoseconds limit) {
   using namespace asio::experimental::awaitable_operators;
+  // Named locals rather than prvalue awaitables as arguments (the style guide's GCC advice).
+  auto slept = sleep(limit);
   auto work = accept_all_cancellation(std::move(op));
-  auto timer = accept_all_cancellation(sleep(limit));
+  auto timer = accept_all_cancellation(std::move(slept));
   auto result = co_await (std::move(work) || std::move(timer));
   if (result.index() == 0) {
     co_return std::get<0>(std::move(result));
   }
   co_return std::nullopt;
+}
+
+// Like accept_all_cancellation, but a cancellation ends `op` *normally*: an `||` waits for one
+// side to succeed, and a side that only threw would leave the race waiting for the other.
+asio::awaitable<void> end_quietly_on_cancel(asio::awaitable<void> op) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  try {
+    co_await std::move(op);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) {
+      throw;
+    }
+  }
+}
+
+// operation_aborted, also as the first of the exceptions of an `||` whose sides both threw.
+bool is_cancellation(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& error) {
+    return error.code() == asio::error::operation_aborted;
+  } catch (const asio::multiple_exceptions& both) {
+    return is_cancellation(both.first_exception());
+  } catch (...) {
+    return false;
+  }
 }
 
 asio::awaitable<void> wait_until_cancelled() {
@@ -336,7 +372,8 @@ asio::awaitable<bool> LeaderElector::try_acquire_or_renew() {
 asio::awaitable<void> LeaderElector::acquire() {
   std::uniform_real_distribution<double> spread(0.0, 1.0);
   for (;;) {
-    auto ok = co_await within(try_acquire_or_renew(), sleep_, config_.renew_deadline);
+    auto attempt = try_acquire_or_renew();
+    auto ok = co_await within(std::move(attempt), sleep_, config_.renew_deadline);
     if (ok && *ok) {
       co_return;
     }
@@ -352,7 +389,8 @@ asio::awaitable<bool> LeaderElector::renew_within(std::chrono::steady_clock::tim
     if (remaining <= std::chrono::steady_clock::duration::zero()) {
       co_return false;
     }
-    auto ok = co_await within(try_acquire_or_renew(), sleep_,
+    auto attempt = try_acquire_or_renew();
+    auto ok = co_await within(std::move(attempt), sleep_,
                               std::chrono::duration_cast<std::chrono::nanoseconds>(remaining));
     if (ok && *ok) {
       co_return true;
@@ -367,7 +405,11 @@ asio::awaitable<bool> LeaderElector::renew_within(std::chrono::steady_clock::tim
 asio::awaitable<void> LeaderElector::renew_loop() {
   for (;;) {
     co_await sleep_(config_.retry_period);
-    if (!co_await renew_within(clock_.monotonic() + config_.renew_deadline)) {
+    // (Not `if (!co_await …)`: GCC 12 lays out this frame wrongly with a co_await in a
+    // condition.)
+    const auto deadline = clock_.monotonic() + config_.renew_deadline;
+    const bool renewed = co_await renew_within(deadline);
+    if (!renewed) {
       logger().info("lease {}: could not renew within {} s; stepping down", lock_.describe(),
                     config_.renew_deadline.count());
       co_return;
@@ -395,7 +437,8 @@ asio::awaitable<void> LeaderElector::release() {
   record.lease_transitions = observed_record_.lease_transitions;
   json lease = observed_lease_;
   apply_record(lease, record);
-  auto updated = co_await within(lock_.update(std::move(lease)), sleep_, config_.renew_deadline);
+  auto update = lock_.update(std::move(lease));
+  auto updated = co_await within(std::move(update), sleep_, config_.renew_deadline);
   if (!updated) {
     logger().warn("lease {}: release timed out", lock_.describe());
   } else if (!*updated) {
@@ -417,20 +460,24 @@ asio::awaitable<void> LeaderElector::run(LeaderCallbacks callbacks) {
     co_await acquire();
     state_ = LeaderState::Leading;
     logger().info("lease {}: {} became leader", lock_.describe(), config_.identity);
-    // `lead` is cancelled (terminal) by the group as soon as renewing ends, and vice versa.
-    auto leading = lead_then_return(callbacks);
-    auto renewing = accept_all_cancellation(renew_loop());
+    // When renewing ends (leadership lost) the group cancels `lead`. A cancellation of run()
+    // reaches both sides with its own type; Boost 1.81's group forwards only the first request
+    // it gets, so both sides accept a graceful (total) one instead of waiting for a terminal
+    // one that would never come. Renewing ends *normally* when cancelled: the group waits for a
+    // side to succeed.
+    auto lead = lead_then_return(callbacks);
+    auto leading = accept_all_cancellation(std::move(lead));
+    auto renew = renew_loop();
+    auto renewing = end_quietly_on_cancel(std::move(renew));
     auto ended = co_await (std::move(leading) || std::move(renewing));
     auto cs = co_await asio::this_coro::cancellation_state;
     release_wanted = ended.index() == 0 || cs.cancelled() != asio::cancellation_type::none;
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) {
+  } catch (...) {
+    if (is_cancellation(std::current_exception())) {
       release_wanted = true;
     } else {
       failure = std::current_exception();
     }
-  } catch (...) {
-    failure = std::current_exception();
   }
   if (state_ == LeaderState::Leading) {
     state_ = LeaderState::Releasing;

@@ -136,8 +136,7 @@ asio::awaitable<ReflectorState> Reflector::do_list() {
   if (list->resource_version.empty()) {
     ++stats_.failures;
     last_error_ = fail(Errc::Malformed, "list without metadata.resourceVersion");
-    logger().warn("reflector {}: list has no resourceVersion; cannot watch from it",
-                  options_.name);
+    logger().warn("reflector {}: list has no resourceVersion; cannot watch from it", options_.name);
     after_backoff_ = ReflectorState::Listing;
     co_return ReflectorState::BackingOff;
   }
@@ -229,7 +228,7 @@ bool Reflector::apply(const WatchEvent& event) {
 }
 
 ReflectorState Reflector::on_watch_error(const Error& error, bool had_events) {
-  if (error == std::error_code(asio::error::operation_aborted)) {
+  if (error.code() == std::errc::operation_canceled) {
     after_backoff_ = ReflectorState::Watching;
     return ReflectorState::BackingOff;  // we are being stopped; run() notices
   }

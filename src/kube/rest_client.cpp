@@ -16,7 +16,9 @@
 #include "yurt/base/strings.hpp"
 #include "yurt/kube/lister_watcher.hpp"
 #include "yurt/net/client.hpp"
+#include "yurt/net/errc.hpp"
 #include "yurt/net/tls_context.hpp"
+
 #include "src/kube/json_util.hpp"
 #include "src/kube/text.hpp"
 
@@ -169,17 +171,33 @@ std::string name_of(const json& object) {
   return {};
 }
 
-template <class T>
-asio::awaitable<T> accept_all_cancellation(asio::awaitable<T> op) {
-  // A side of an `||` race runs as its own coroutine whose default filter passes only terminal
-  // cancellation; a graceful (total) stop must end a watch read too.
+// A side of an `||` race runs as its own coroutine whose default filter passes only terminal
+// cancellation; a graceful (total) stop must end the race too.
+asio::awaitable<void> accept_all_cancellation(asio::awaitable<void> op) {
   co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-  co_return co_await std::move(op);
+  co_await std::move(op);
 }
 
-asio::awaitable<void> wait_timer(std::chrono::steady_clock::duration d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point t) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, t);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// Passes any cancellation on as a terminal one.
+struct AsTerminal {
+  asio::cancellation_type_t operator()(asio::cancellation_type_t type) const noexcept {
+    return type == asio::cancellation_type::none ? type : asio::cancellation_type::terminal;
+  }
+};
+
+// Beast's and Asio-SSL's composed reads let only terminal cancellation through, so a graceful
+// (total) stop would never end a watch that is waiting for the next event. The read runs as its
+// own coroutine (a side of an `||`) that accepts any cancellation and hands it on as terminal:
+// the connection is then unusable, which is fine for a watch being stopped.
+asio::awaitable<Result<std::string_view>> read_cancellable(net::ClientCall& call) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation(),
+                                                     AsTerminal{});
+  co_return co_await call.read_some();
 }
 
 // A watch response body decoded as it arrives.
@@ -224,24 +242,27 @@ class RestWatchStream final : public WatchStream {
   }
 
  private:
+  // The next piece of the body; Errc::Timeout once the deadline passed.
   asio::awaitable<Result<std::string_view>> read_piece() {
     using namespace asio::experimental::awaitable_operators;
-    if (!deadline_) {
-      co_return co_await call_.read_some();
+    const auto deadline = deadline_.value_or(std::chrono::steady_clock::time_point::max());
+    if (deadline <= std::chrono::steady_clock::now()) {
+      co_return timed_out();
     }
-    const auto remaining = *deadline_ - std::chrono::steady_clock::now();
-    if (remaining <= std::chrono::steady_clock::duration::zero()) {
-      co_return fail(net::Errc::Timeout, what_ + ": the server did not end the watch after its "
-                                                 "timeoutSeconds; connection presumed dead");
-    }
-    auto read = accept_all_cancellation(call_.read_some());
-    auto expire = accept_all_cancellation(wait_timer(remaining));
+    auto read = read_cancellable(call_);
+    auto waiting = wait_until(deadline);
+    auto expire = accept_all_cancellation(std::move(waiting));
     auto result = co_await (std::move(read) || std::move(expire));
     if (result.index() == 0) {
       co_return std::get<0>(std::move(result));
     }
-    co_return fail(net::Errc::Timeout, what_ + ": the server did not end the watch after its "
-                                               "timeoutSeconds; connection presumed dead");
+    co_return timed_out();
+  }
+
+  [[nodiscard]] Error timed_out() const {
+    return fail(net::Errc::Timeout, what_ +
+                                        ": the server did not end the watch after its "
+                                        "timeoutSeconds; connection presumed dead");
   }
 
   net::ClientCall call_;
@@ -261,14 +282,17 @@ std::string query_escape(std::string_view s) {
 
 std::string list_query(const ListOptions& o) {
   std::string q;  // keys in alphabetical order, as url.Values.Encode
+  if (o.allow_watch_bookmarks) {
+    add_param(q, "allowWatchBookmarks", "true");
+  }
   if (!o.continue_token.empty()) {
     add_param(q, "continue", o.continue_token);
   }
   if (!o.field_selector.empty()) {
-    add_param(q, "fieldSelector", o.field_selector);
+    add_param(q, "fieldSelector", o.field_selector.to_string());
   }
   if (!o.label_selector.empty()) {
-    add_param(q, "labelSelector", o.label_selector);
+    add_param(q, "labelSelector", o.label_selector.to_string());
   }
   if (o.limit > 0) {
     add_param(q, "limit", std::to_string(o.limit));
@@ -279,30 +303,15 @@ std::string list_query(const ListOptions& o) {
   if (!o.resource_version_match.empty()) {
     add_param(q, "resourceVersionMatch", o.resource_version_match);
   }
-  if (o.timeout_seconds) {
-    add_param(q, "timeoutSeconds", std::to_string(*o.timeout_seconds));
-  }
-  return q;
-}
-
-std::string watch_query(const WatchOptions& o) {
-  std::string q;
-  if (o.allow_watch_bookmarks) {
-    add_param(q, "allowWatchBookmarks", "true");
-  }
-  if (!o.field_selector.empty()) {
-    add_param(q, "fieldSelector", o.field_selector);
-  }
-  if (!o.label_selector.empty()) {
-    add_param(q, "labelSelector", o.label_selector);
-  }
-  if (!o.resource_version.empty()) {
-    add_param(q, "resourceVersion", o.resource_version);
+  if (o.send_initial_events) {
+    add_param(q, "sendInitialEvents", *o.send_initial_events ? "true" : "false");
   }
   if (o.timeout_seconds) {
     add_param(q, "timeoutSeconds", std::to_string(*o.timeout_seconds));
   }
-  add_param(q, "watch", "true");
+  if (o.watch) {
+    add_param(q, "watch", "true");
+  }
   return q;
 }
 
@@ -343,8 +352,8 @@ Result<ObjectList> parse_object_list(std::string_view body) {
     return list;  // Go writes a nil slice as null
   }
   if (!items->is_array()) {
-    return fail(Errc::Malformed, "list: items is a " + std::string(json_util::type_name(*items)) +
-                                     ", not an array");
+    return fail(Errc::Malformed,
+                "list: items is a " + std::string(json_util::type_name(*items)) + ", not an array");
   }
   list.items.reserve(items->size());
   for (std::size_t i = 0; i < items->size(); ++i) {
@@ -420,7 +429,9 @@ struct RestClient::Impl {
     return token;
   }
 
-  net::Request make(std::string method, std::string target, std::string body = {},
+  net::Request make(std::string method,
+                    std::string target,
+                    std::string body = {},
                     std::string_view content_type = {}) {
     net::Request r;
     r.method = std::move(method);
@@ -546,14 +557,15 @@ asio::awaitable<Result<json>> RestClient::get(GroupVersionResource resource,
 asio::awaitable<Result<ObjectList>> RestClient::list(GroupVersionResource resource,
                                                      std::string namespace_name,
                                                      ListOptions options) {
+  options.watch = false;
   auto target = resource.path(namespace_name);
   if (auto q = list_query(options); !q.empty()) {
     target += "?" + q;
   }
   auto request = impl_->make("GET", std::move(target));
   const auto what = impl_->describe(request);
-  auto response = co_await impl_->http.request(impl_->origin, std::move(request),
-                                               impl_->request_timeout());
+  auto response =
+      co_await impl_->http.request(impl_->origin, std::move(request), impl_->request_timeout());
   if (!response) {
     co_return response.error();
   }
@@ -582,9 +594,10 @@ asio::awaitable<Result<ObjectList>> RestClient::list_all(GroupVersionResource re
       if (page.error() == make_error_code(Errc::Gone) && !first_page && paging) {
         // The continue token expired between pages (~5 min on etcd's compaction): start over
         // once, unpaged, as client-go's pager does.
-        logger().info("list {}: continue token expired after {} items; listing again without "
-                      "paging",
-                      resource.group_resource(), all.items.size());
+        logger().info(
+            "list {}: continue token expired after {} items; listing again without "
+            "paging",
+            resource.group_resource(), all.items.size());
         paging = false;
         options = first;
         options.limit = 0;
@@ -627,11 +640,11 @@ asio::awaitable<Result<json>> RestClient::update(GroupVersionResource resource,
                                                  std::string subresource) {
   auto name = name_of(object);
   if (name.empty()) {
-    co_return fail(Errc::Invalid, "update " + resource.group_resource() +
-                                      ": the object has no metadata.name");
+    co_return fail(Errc::Invalid,
+                   "update " + resource.group_resource() + ": the object has no metadata.name");
   }
-  co_return co_await impl_->call_json(impl_->make(
-      "PUT", resource.path(namespace_name, name, subresource), object.dump(), kJson));
+  co_return co_await impl_->call_json(
+      impl_->make("PUT", resource.path(namespace_name, name, subresource), object.dump(), kJson));
 }
 
 asio::awaitable<Result<json>> RestClient::patch(GroupVersionResource resource,
@@ -673,14 +686,15 @@ asio::awaitable<Result<json>> RestClient::remove(GroupVersionResource resource,
     text = body.dump();
   }
   const std::string_view content_type = text.empty() ? std::string_view() : kJson;
-  co_return co_await impl_->call_json(impl_->make(
-      "DELETE", resource.path(namespace_name, name), std::move(text), content_type));
+  co_return co_await impl_->call_json(
+      impl_->make("DELETE", resource.path(namespace_name, name), std::move(text), content_type));
 }
 
 asio::awaitable<Result<WatchStreamPtr>> RestClient::watch(GroupVersionResource resource,
                                                           std::string namespace_name,
-                                                          WatchOptions options) {
-  auto request = impl_->make("GET", resource.path(namespace_name) + "?" + watch_query(options));
+                                                          ListOptions options) {
+  options.watch = true;
+  auto request = impl_->make("GET", resource.path(namespace_name) + "?" + list_query(options));
   auto what = impl_->describe(request);
   auto call = co_await impl_->http.open(impl_->origin, std::move(request));
   if (!call) {
@@ -728,12 +742,12 @@ asio::awaitable<Result<ObjectList>> RestListerWatcher::list(std::string resource
 
 asio::awaitable<Result<WatchStreamPtr>> RestListerWatcher::watch(std::string resource_version,
                                                                  std::chrono::seconds timeout) {
-  WatchOptions options;
+  ListOptions options;
   options.label_selector = selection_.label_selector;
   options.field_selector = selection_.field_selector;
   options.resource_version = std::move(resource_version);
   options.allow_watch_bookmarks = true;
-  options.timeout_seconds = static_cast<int>(timeout.count());
+  options.timeout_seconds = timeout.count();
   co_return co_await client_.watch(resource_, namespace_, std::move(options));
 }
 

@@ -108,9 +108,8 @@ Result<std::optional<WatchEvent>> WatchDecoder::next() {
         return decode(line);
       }
       if (pending.size() > max_event_bytes_) {
-        return fail(Errc::RequestEntityTooLarge,
-                    event_name(events_ + 1) + ": larger than " + std::to_string(max_event_bytes_) +
-                        " bytes");
+        return fail(Errc::RequestEntityTooLarge, event_name(events_ + 1) + ": larger than " +
+                                                     std::to_string(max_event_bytes_) + " bytes");
       }
       scanned_ = pending.size();
       // Keep memory bounded by the pending event: drop consumed bytes once they dominate.

@@ -21,8 +21,7 @@ namespace yurt::kube {
 /// WorkQueue) and never block.
 struct ResourceEventHandlers {
   std::function<void(const nlohmann::json& object)> on_add;
-  std::function<void(const nlohmann::json& old_object, const nlohmann::json& new_object)>
-      on_update;
+  std::function<void(const nlohmann::json& old_object, const nlohmann::json& new_object)> on_update;
   /// `object` is the last state known (after a relist that no longer has it: the state before).
   std::function<void(const nlohmann::json& object)> on_delete;
 };

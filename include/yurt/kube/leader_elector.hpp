@@ -22,10 +22,10 @@ namespace yurt::kube {
 /// The leader-election fields of a `coordination.k8s.io/v1` Lease's spec (client-go's
 /// LeaderElectionRecord).
 struct LeaderElectionRecord {
-  std::string holder_identity;                ///< "" = nobody (released)
+  std::string holder_identity;  ///< "" = nobody (released)
   std::int64_t lease_duration_seconds = 0;
-  std::optional<Timestamp> acquire_time;      ///< MicroTime on the wire
-  std::optional<Timestamp> renew_time;        ///< MicroTime on the wire
+  std::optional<Timestamp> acquire_time;  ///< MicroTime on the wire
+  std::optional<Timestamp> renew_time;    ///< MicroTime on the wire
   std::int64_t lease_transitions = 0;
 
   friend bool operator==(const LeaderElectionRecord&, const LeaderElectionRecord&) = default;
@@ -44,6 +44,8 @@ void apply_record(nlohmann::json& lease, const LeaderElectionRecord& record);
 ///
 /// @par Thread Safety
 /// Used from one executor, one call at a time.
+/// @par Lifetime
+/// Must outlive the elector's run().
 /// @par Errors
 /// get(): Errc::NotFound when there is no such Lease. create(): Errc::AlreadyExists when someone
 /// was faster. update(): Errc::Conflict when `metadata.resourceVersion` is stale. Others as the
@@ -101,8 +103,10 @@ struct LeaderElectionConfig {
 
 /// What the elector calls. Each may be empty.
 struct LeaderCallbacks {
-  /// Started when we become leader; cancelled (terminal) when leadership is lost or run() is
-  /// cancelled. If it returns, run() steps down (and releases, with release_on_cancel).
+  /// Started when we become leader; cancelled when leadership is lost (terminal) or when run()
+  /// is cancelled (with run()'s cancellation type: a graceful stop is a total one, which `lead`
+  /// must honour or finish soon). If it returns, run() steps down (and releases, with
+  /// release_on_cancel).
   std::function<boost::asio::awaitable<void>()> lead;
   /// After leading ended, for whatever reason (after `lead` has finished).
   std::function<void()> on_stopped_leading;

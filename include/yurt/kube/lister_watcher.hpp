@@ -34,7 +34,7 @@ class ListerWatcher {
   /// Events after `resource_version` (a list's or an event's RV), with bookmarks; the server
   /// ends the watch cleanly after `timeout`.
   virtual boost::asio::awaitable<Result<WatchStreamPtr>> watch(std::string resource_version,
-                                                                std::chrono::seconds timeout) = 0;
+                                                               std::chrono::seconds timeout) = 0;
 };
 
 /// A ListerWatcher over a RestClient for one resource, optionally in one namespace and with
@@ -42,8 +42,8 @@ class ListerWatcher {
 /// watches ask for bookmarks.
 class RestListerWatcher final : public ListerWatcher {
  public:
-  /// `selection`: only label_selector, field_selector and limit (the page size; 0 = 500) are
-  /// used. `client` must outlive this object.
+  /// `selection`: only label_selector, field_selector and limit (the page size; 0 = the
+  /// client's default, 500) are used. `client` must outlive this object.
   RestListerWatcher(RestClient& client,
                     GroupVersionResource resource,
                     std::string namespace_name = {},
@@ -51,7 +51,7 @@ class RestListerWatcher final : public ListerWatcher {
 
   boost::asio::awaitable<Result<ObjectList>> list(std::string resource_version) override;
   boost::asio::awaitable<Result<WatchStreamPtr>> watch(std::string resource_version,
-                                                        std::chrono::seconds timeout) override;
+                                                       std::chrono::seconds timeout) override;
 
  private:
   RestClient& client_;

@@ -17,6 +17,10 @@ namespace yurt::kube {
 ///
 /// @par Thread Safety
 /// Called from the reflector's executor only.
+/// @par Lifetime
+/// Must outlive the reflector's run().
+/// @par Errors
+/// None: the calls cannot fail (an implementation that persists must handle its own errors).
 class ReflectorStore {
  public:
   virtual ~ReflectorStore() = default;

@@ -13,6 +13,7 @@
 #include "yurt/base/result.hpp"
 #include "yurt/kube/errors.hpp"
 #include "yurt/kube/kubeconfig.hpp"
+#include "yurt/kube/request_info.hpp"
 #include "yurt/kube/watch.hpp"
 #include "yurt/net/asio.hpp"
 #include "yurt/net/http.hpp"
@@ -60,32 +61,6 @@ namespace resources {
   return {"coordination.k8s.io", "v1", "leases"};
 }
 }  // namespace resources
-
-/// Query parameters of a LIST (`metav1.ListOptions`, list part).
-struct ListOptions {
-  std::string label_selector;  ///< string form, e.g. "app=x,tier!=db"
-  std::string field_selector;  ///< string form, e.g. "metadata.name=a"
-  /// "" = most recent (consistent read), "0" = any (may be served stale from the watch cache),
-  /// "N" = not older than N (with resource_version_match: see k8s-protocols.md §2.1).
-  std::string resource_version;
-  std::string resource_version_match;  ///< "", "Exact" or "NotOlderThan"
-  std::int64_t limit = 0;              ///< page size; 0 = no paging
-  std::string continue_token;          ///< from the previous page's ObjectList::continue_token
-  std::optional<int> timeout_seconds;
-};
-
-/// Query parameters of a WATCH.
-struct WatchOptions {
-  std::string label_selector;
-  std::string field_selector;
-  /// Events after this RV; "" or "0" start with synthetic ADDED events for every object.
-  std::string resource_version;
-  bool allow_watch_bookmarks = true;
-  /// The server ends the watch after this long (cleanly). Also bounds the client side: a watch
-  /// that has not ended 30 s after it fails with Errc::Timeout (a dead peer behind NAT sends no
-  /// RST). Unset: the server picks (up to 2× its --min-request-timeout) and no client bound.
-  std::optional<int> timeout_seconds;
-};
 
 /// One page (or, from list_all, every page) of a LIST.
 struct ObjectList {
@@ -155,7 +130,8 @@ class RestClient {
                                                    std::string namespace_name,
                                                    std::string name);
 
-  /// One LIST request (one page when options.limit is set).
+  /// One LIST request (one page when options.limit is set). `options` is `metav1.ListOptions`
+  /// (request_info.hpp), the same type the apiserver side parses; `watch` is ignored.
   net::asio::awaitable<Result<ObjectList>> list(GroupVersionResource resource,
                                                 std::string namespace_name,
                                                 ListOptions options = {});
@@ -196,11 +172,15 @@ class RestClient {
                                                       std::string name,
                                                       DeleteOptions options = {});
 
-  /// Opens a WATCH: Errors from the request (HTTP 410 → Gone, 403, …) come here; later ones
-  /// from WatchStream::next().
+  /// Opens a WATCH (`watch=true` is implied): events after options.resource_version ("" or "0"
+  /// start with synthetic ADDED events for every object); set allow_watch_bookmarks to get
+  /// BOOKMARKs. With timeout_seconds the server ends the watch cleanly after that long, and
+  /// the client gives up 30 s later if it has not (a peer behind NAT that vanished sends no
+  /// RST): Errc::Timeout from next(). Errors of the request itself (HTTP 410 → Gone, 403, …)
+  /// come here; later ones from WatchStream::next().
   net::asio::awaitable<Result<WatchStreamPtr>> watch(GroupVersionResource resource,
                                                      std::string namespace_name,
-                                                     WatchOptions options = {});
+                                                     ListOptions options = {});
 
   /// Any request: `request.target` is relative to the server URL ("/readyz", "/version");
   /// Host, Authorization, User-Agent and `Accept: application/json` are added unless given.
@@ -213,10 +193,11 @@ class RestClient {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The query string (without '?') of a list/watch, keys sorted as client-go's url.Values.Encode
-/// writes them, values percent-encoded. Exposed for tests and for proxies building requests.
+/// The query string (without '?') of a list or watch (`watch=true` when options.watch), keys
+/// sorted as client-go's url.Values.Encode writes them, values percent-encoded, empty values
+/// omitted. Selectors are written in their canonical form. Exposed for tests and for proxies
+/// building requests.
 [[nodiscard]] std::string list_query(const ListOptions& options);
-[[nodiscard]] std::string watch_query(const WatchOptions& options);
 
 /// Percent-encodes `s` for a query value (Go's url.QueryEscape: unreserved bytes kept, ' ' as
 /// '+', everything else %XX).

@@ -13,8 +13,9 @@ namespace yurt::kube {
 /// sleeping.
 ///
 /// Contract for implementations: complete after `d` (at once when `d` <= 0), or earlier when the
-/// awaiting coroutine is cancelled; never throw for the cancellation itself (the caller's next
-/// co_await reports it, as Asio does).
+/// awaiting coroutine is cancelled. A cancellation that arrives while waiting ends the wait
+/// quietly (the caller's next co_await reports it, as Asio does); one that arrived before may
+/// throw operation_aborted, like any co_await of a cancelled coroutine.
 using SleepFunction = std::function<boost::asio::awaitable<void>(std::chrono::nanoseconds d)>;
 
 /// The real one: an asio::steady_timer on the current executor. Honours terminal, partial and
