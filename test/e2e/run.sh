@@ -8,7 +8,7 @@ state=$(mktemp)
 trap 'rm -f "$state"' EXIT
 
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(plain_kubernetes)
+((${#scenarios[@]})) || scenarios=(plain_kubernetes cluster_tests)
 
 passed=0 failed=0 failures=()
 run() {
