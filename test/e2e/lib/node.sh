@@ -2,8 +2,22 @@
 # /var/lib/kubelet, /var/lib/containerd, /var/log, fresh /run), PID and UTS. Sourced.
 # shellcheck shell=bash
 
+# Every kubelet and containerd holds several inotify instances (CA files, CNI config, logs),
+# and all nodes of all clusters on this machine share the kernel's per-user limit: Debian's 128
+# runs out at about three nodes, and then containerd loads without its CRI plugin. Raise the
+# limits as a host running several kubelets would (never lower them).
+raise_inotify_limits() {
+  local kv key want have
+  for kv in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=1048576; do
+    key=${kv%=*} want=${kv#*=}
+    have=$(sysctl -n "$key")
+    ((have >= want)) || sysctl -qw "$key=$want"
+  done
+}
+
 # The host side: one bridge, the host's address on it, forwarding for nothing else.
 net_up() {
+  raise_inotify_limits
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
     ip addr add "$HOST_IP/24" dev "$BRIDGE"
