@@ -19,7 +19,8 @@ host_state() {
   echo "## mounts"; awk '{print $5}' /proc/self/mountinfo | grep -E "^(/run/netns/$E2E_NAME-|$E2E_DIR)" | sort || true
   echo "## iptables"; iptables-save 2>/dev/null | { grep -v '^[#:]' || true; } | sort
   echo "## cgroups"; ls -d /sys/fs/cgroup/*/"$E2E_NAME"-* 2>/dev/null || true
-  echo "## processes"; pgrep -af "$E2E_DIR|$(node_netns '')" | grep -v pgrep || true
+  # Node inits carry the node's disk path; everything else of a node dies with its PID 1.
+  echo "## processes"; pgrep -af -- "$E2E_DIR/" | grep -v pgrep || true
 }
 
 case ${1:-} in
