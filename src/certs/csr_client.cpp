@@ -30,8 +30,10 @@ net::asio::awaitable<Result<std::string>> request_certificate(kube::RestClient& 
   if (!object) {
     co_return object.error();
   }
+  // Arguments are named before co_await: GCC 12 mis-handles temporaries there (docs/net.md).
   const auto resource = certificate_signing_requests();
-  auto created = co_await client.create(resource, "", std::move(*object));
+  const std::string cluster_scope;
+  auto created = co_await client.create(resource, cluster_scope, std::move(*object));
   if (!created) {
     co_return Error(created.error().code(),
                     "create CertificateSigningRequest: " + created.error().what());
@@ -71,7 +73,7 @@ net::asio::awaitable<Result<std::string>> request_certificate(kube::RestClient& 
                          std::string(to_string(status->phase)) + "; is an approver running?)");
     }
     co_await sleep(options.poll_interval);
-    auto again = co_await client.get(resource, "", name);
+    auto again = co_await client.get(resource, cluster_scope, name);
     if (again) {
       current = std::move(*again);
     } else if (again.error() == kube::Errc::NotFound) {

@@ -31,8 +31,12 @@ std::string unique_name() {
   return "yurt-certs-e2e-" + std::to_string(rd() % 1000000);
 }
 
-net::asio::awaitable<Result<json>> approve(kube::RestClient& client, std::string name) {
-  auto csr = co_await client.get(certificate_signing_requests(), "", name);
+// Arguments are named before each co_await: GCC 12 mis-handles temporaries there (docs/net.md).
+net::asio::awaitable<Result<json>> approve(kube::RestClient* client, std::string name) {
+  const auto resource = certificate_signing_requests();
+  const std::string cluster_scope;
+  const std::string subresource = "approval";
+  auto csr = co_await client->get(resource, cluster_scope, name);
   if (!csr) {
     co_return csr.error();
   }
@@ -40,8 +44,16 @@ net::asio::awaitable<Result<json>> approve(kube::RestClient& client, std::string
                                                      {"status", "True"},
                                                      {"reason", "YurtCertsClusterTest"},
                                                      {"message", "approved by the test"}}});
-  co_return co_await client.update(certificate_signing_requests(), "", std::move(*csr),
-                                   "approval");
+  co_return co_await client->update(resource, cluster_scope, std::move(*csr), subresource);
+}
+
+// A plain function, not a capturing lambda: the coroutine frame must not point into a
+// temporary closure.
+net::asio::awaitable<void> submit(kube::RestClient* client,
+                                  std::string csr_pem,
+                                  IssueOptions options,
+                                  std::optional<Result<std::string>>* out) {
+  *out = co_await request_certificate(*client, std::move(csr_pem), std::move(options));
 }
 
 TEST(CertsCluster, CsrIsIssuedByTheRealSignerAndAuthenticates) {
@@ -71,13 +83,11 @@ TEST(CertsCluster, CsrIsIssuedByTheRealSignerAndAuthenticates) {
   // Submit and wait in one coroutine; approve from another once the object exists.
   kube::test::Task waiter;
   std::optional<Result<std::string>> issued;
-  waiter = kube::test::Task::spawn(io, [&]() -> net::asio::awaitable<void> {
-    issued = co_await request_certificate(**admin, *csr_pem, issue);
-  }());
+  waiter = kube::test::Task::spawn(io, submit(admin->get(), *csr_pem, issue, &issued));
   Result<json> approved = Error(std::make_error_code(std::errc::operation_in_progress));
   for (int i = 0; i < 100 && !approved; ++i) {
     kube::test::poll(io);
-    approved = kube::test::run(io, approve(**admin, user), 10s);
+    approved = kube::test::run(io, approve(admin->get(), user), 10s);
   }
   ASSERT_TRUE(approved) << approved.error().what();
   const auto until = std::chrono::steady_clock::now() + 90s;
@@ -106,13 +116,14 @@ TEST(CertsCluster, CsrIsIssuedByTheRealSignerAndAuthenticates) {
   auto client = kube::RestClient::create(io.get_executor(), as_user);
   ASSERT_TRUE(client) << client.error().what();
   json review = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}};
-  auto who = kube::test::run(
-      io, (*client)->create({"authentication.k8s.io", "v1", "selfsubjectreviews"}, "", review),
-      20s);
+  const kube::GroupVersionResource reviews{"authentication.k8s.io", "v1", "selfsubjectreviews"};
+  const std::string cluster_scope;
+  auto who = kube::test::run(io, (*client)->create(reviews, cluster_scope, review), 20s);
   ASSERT_TRUE(who) << who.error().what();
   EXPECT_EQ(who->value("/status/userInfo/username"_json_pointer, std::string()), user);
 
-  (void)kube::test::run(io, (*admin)->remove(certificate_signing_requests(), "", user), 20s);
+  const auto csrs = certificate_signing_requests();
+  (void)kube::test::run(io, (*admin)->remove(csrs, cluster_scope, user), 20s);
 }
 
 }  // namespace
