@@ -33,7 +33,8 @@ stage_binary() {
   local bin=$1 root=$2 lib
   install -D -m 0755 "$bin" "$root/usr/local/bin/$(basename "$bin")"
   for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
-    install -D -m 0644 "$(realpath "$lib")" "$root$lib"
+    # The ELF interpreter must stay executable (the kernel exec()s it): keep the modes as on the host.
+    install -D -m "$(stat -c %a "$(realpath "$lib")")" "$(realpath "$lib")" "$root$lib"
   done
 }
 
