@@ -40,8 +40,8 @@ net::asio::awaitable<Result<std::string>> request_certificate(kube::RestClient& 
   }
   const std::string name = created->value("/metadata/name"_json_pointer, std::string());
   auto& logger = log::get("certs");
-  logger.info("CertificateSigningRequest {} created (signer {}), waiting for it to be issued",
-              name, options.signer_name);
+  logger.info("CertificateSigningRequest {} created (signer {}), waiting for it to be issued", name,
+              options.signer_name);
 
   // Polling, not a watch: one GET a second is nothing for the apiserver, and survives the
   // connection drops an edge link has without any resume logic.

@@ -30,12 +30,12 @@ inline std::optional<std::string> missing_cluster() {
 }  // namespace yurt::test
 
 /// In a test body or SetUp(): skip (or fail when required) without a cluster.
-#define YURT_REQUIRE_CLUSTER()                                    \
-  do {                                                            \
-    if (auto why = ::yurt::test::missing_cluster()) {             \
-      if (::yurt::test::cluster_required()) {                     \
-        FAIL() << "YURT_E2E_REQUIRED=1 but " << *why;             \
-      }                                                           \
-      GTEST_SKIP() << *why;                                       \
-    }                                                             \
+#define YURT_REQUIRE_CLUSTER()                        \
+  do {                                                \
+    if (auto why = ::yurt::test::missing_cluster()) { \
+      if (::yurt::test::cluster_required()) {         \
+        FAIL() << "YURT_E2E_REQUIRED=1 but " << *why; \
+      }                                               \
+      GTEST_SKIP() << *why;                           \
+    }                                                 \
   } while (false)

@@ -104,8 +104,8 @@ TEST(CertsCluster, CsrIsIssuedByTheRealSignerAndAuthenticates) {
   ASSERT_TRUE(info) << info.error().what();
   EXPECT_EQ(info->subject.common_name, user);
   EXPECT_TRUE(key_matches_certificate(*key, **issued));
-  auto verified = verify(**issued, config->ca_pem, Purpose::ClientAuth,
-                         std::chrono::system_clock::now());
+  auto verified =
+      verify(**issued, config->ca_pem, Purpose::ClientAuth, std::chrono::system_clock::now());
   EXPECT_TRUE(verified) << verified.error().what();
 
   // And the apiserver takes it: a SelfSubjectReview names us.
