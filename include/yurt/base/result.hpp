@@ -42,7 +42,8 @@ class Error {
 /// Thrown by Result<T>::value() on an error; carries the Error.
 class ErrorException : public std::system_error {
  public:
-  explicit ErrorException(Error e) : std::system_error(e.code(), e.message()), error_(std::move(e)) {}
+  explicit ErrorException(Error e)
+      : std::system_error(e.code(), e.message()), error_(std::move(e)) {}
   [[nodiscard]] const Error& error() const noexcept { return error_; }
 
  private:
@@ -62,7 +63,7 @@ using Result = boost::system::result<T, Error>;
 
 /// Shorthand for building an error result: `return fail(Errc::Gone, "resourceVersion too old");`
 template <class E>
-  requires std::is_error_code_enum_v<E>
+requires std::is_error_code_enum_v<E>
 [[nodiscard]] Error fail(E code, std::string message = {}) {
   return Error(make_error_code(code), std::move(message));
 }
