@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is needed, builds, brings up the local cluster
-# (a kubeadm control plane and an edge node behind NAT) and shows what goes wrong at the edge
-# with plain Kubernetes — the "before" half of the walkthrough. The cluster stays up afterwards:
+# (a kubeadm control plane and an edge node behind NAT), shows what goes wrong at the edge with
+# plain Kubernetes — the "before" half of the walkthrough — and then each fix that has landed:
+# yurthub keeping a node's pods through an offline reboot. The cluster stays up afterwards:
 #   eval "$(test/e2e/cluster.sh env)"; kubectl get nodes        and later: test/e2e/cluster.sh down
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 test/e2e/cluster.sh up --edge-nodes "${EDGE_NODES:-1}"
 test/e2e/scenarios/plain_kubernetes.sh
+test/e2e/scenarios/yurthub_autonomy.sh
 echo
 echo "The cluster is still up:  eval \"\$(test/e2e/cluster.sh env)\" && kubectl get nodes -o wide"
 echo "Tear it down with:        test/e2e/cluster.sh down"

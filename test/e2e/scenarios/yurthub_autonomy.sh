@@ -39,13 +39,20 @@ kubelet_proxied() {
 node_kubectl() { on_node env -u KUBECONFIG kubectl "$@"; }
 # GET through the hub from the node's namespace with the kubelet's User-Agent.
 kubelet_get() { on_node curl -sf --max-time 5 -A "$UA" "$HUB$1"; }
+# The service-account token the kubelet mounted into pod $1, read from the node's disk.
+mounted_token() {
+  local uid
+  uid=$(kubectl get pod "$1" -o jsonpath='{.metadata.uid}')
+  on_node sh -c "cat /var/lib/kubelet/pods/$uid/volumes/kubernetes.io~projected/kube-api-access-*/token"
+}
+real_token_mounted() { [[ $(mounted_token "$1") == eyJ* ]]; }
 json_names() { python3 -c 'import json,sys; print(" ".join(sorted(i["metadata"]["name"] for i in json.load(sys.stdin)["items"])))'; }
 
 # An edge workload: hostNetwork busybox httpd pinned to the node. It tolerates the unreachable
 # and not-ready taints without a time limit: not evicting pods of a disconnected node is the
 # autonomy controller's job (D7), not the hub's, so this scenario keeps it out of the picture.
-# No projected service-account token: after an offline reboot the kubelet would have to request
-# a new one (TokenRequest), which the cache does not answer yet (docs/yurthub-cache.md).
+# Like any user pod it mounts the default service-account token: after an offline reboot the
+# kubelet must get one (TokenRequest) before it starts the pod.
 edge_workload() {
   local name=$1 tier=$2
   cat <<YAML
@@ -57,7 +64,6 @@ metadata:
 spec:
   hostNetwork: true
   nodeName: $NODE
-  automountServiceAccountToken: false
   terminationGracePeriodSeconds: 2
   tolerations:
     - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}
@@ -167,7 +173,10 @@ all_running() {
 until_true 120 all_running || fail "not every pod runs again after the offline reboot"
 running=$(date +%s.%N)
 hub_offline || fail "the hub claims to be online while the node is still cut off"
-observe "$(printf 'kubelet start → hub healthy %.1f s → all pods Running %.1f s (OpenYurt ~50 s; aim < 30 s)' \
+mounted=$(mounted_token auto-front)
+[[ $mounted == yurthub-offline-placeholder* ]] ||
+  fail "after the offline reboot auto-front's token is '${mounted:0:40}', not the hub's placeholder"
+observe "$(printf 'kubelet start → hub healthy %.1f s → all pods Running %.1f s, with placeholder tokens (OpenYurt ~50 s; aim < 30 s)' \
   "$(echo "$hub_up - $booted" | bc)" "$(echo "$running - $booted" | bc)")"
 
 step "4. reconnect: online within 2 s of the first good probe; watches and the cache follow"
@@ -197,6 +206,9 @@ for p in "${PODS[@]}"; do
   restarts=$(kubectl get pod "$p" -o jsonpath='{.status.containerStatuses[0].restartCount}')
   ((restarts >= 1)) || fail "$p restartCount is $restarts after the reboot"
 done
+until_true 240 real_token_mounted auto-front ||
+  fail "auto-front still has no real service-account token 4 min after reconnecting"
+observe "auto-front's placeholder token replaced by a real one ${WAITED}s later (the kubelet's next volume sync)"
 observe "restart counts after the reboot: $(for p in "${PODS[@]}"; do printf '%s=%s ' "$p" "$(kubectl get pod "$p" -o jsonpath='{.status.containerStatuses[0].restartCount}')"; done)"
 echo
 echo "yurthub autonomy scenario: all observations as expected"

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
+#include "yurt/kube/time.hpp"
 #include "yurt/storage/disk_store.hpp"
 #include "yurt/storage/memory_store.hpp"
 
@@ -659,11 +660,37 @@ TEST_F(HubCacheOffline, OtherWritesGetAClearStatus) {
   expect_status(ask("DELETE", "/api/v1/namespaces/default/pods/web-1"), 503, "ServiceUnavailable",
                 "yurthub: the apiserver is unreachable; delete pods cannot be served from the "
                 "cache");
-  expect_status(ask("POST", "/api/v1/namespaces/default/serviceaccounts/default/token", "{}"), 503,
-                "ServiceUnavailable",
-                "yurthub: the apiserver is unreachable; create serviceaccounts/token cannot be "
-                "served from the cache");
   expect_status(ask("GET", "/openapi/v2"), 503, "ServiceUnavailable", {});
+}
+
+// After an offline reboot the kubelet must mount projected tokens before it starts pods: it gets
+// a placeholder that expires within a minute, echoing the request's spec when that is JSON.
+TEST_F(HubCacheOffline, TokenRequestGetsAShortLivedPlaceholder) {
+  const json request{{"kind", "TokenRequest"},
+                     {"apiVersion", "authentication.k8s.io/v1"},
+                     {"spec",
+                      {{"audiences", {"https://kubernetes.default.svc"}},
+                       {"expirationSeconds", 3607},
+                       {"boundObjectRef", {{"kind", "Pod"}, {"name", "web-1"}}}}}};
+  auto answer =
+      ask("POST", "/api/v1/namespaces/shop/serviceaccounts/builder/token", request.dump());
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  const json body = answer.json_body();
+  EXPECT_EQ(body["kind"], "TokenRequest");
+  EXPECT_EQ(body["metadata"]["namespace"], "shop");
+  EXPECT_EQ(body["metadata"]["name"], "builder");
+  EXPECT_EQ(body["spec"], request["spec"]);
+  EXPECT_EQ(body["status"]["token"], "yurthub-offline-placeholder-not-a-credential");
+  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(clock_.now());
+  EXPECT_EQ(body["status"]["expirationTimestamp"], kube::format_rfc3339(now + 60s));
+
+  // The kubelet's protobuf body cannot be echoed: its usual lifetime stands in.
+  auto proto =
+      ask("POST", "/api/v1/namespaces/shop/serviceaccounts/builder/token",
+          std::string("k8s\0\x01", 5), "Content-Type: application/vnd.kubernetes.protobuf\r\n");
+  ASSERT_EQ(proto.status, 201) << proto.body;
+  EXPECT_EQ(proto.json_body()["spec"]["expirationSeconds"], 3607);
+  EXPECT_EQ(memory_.stats().objects, 0U) << "a token must never be stored";
 }
 
 TEST_F(HubCacheOffline, KubeletNodeStatusAndRegistrationAfterAnOfflineReboot) {

@@ -36,6 +36,12 @@ constexpr std::chrono::seconds kDefaultWatchTimeout{1800};
 constexpr int kSynthesizedLeaseSeconds = 40;
 constexpr std::string_view kNodeLeaseNamespace = "kube-node-lease";
 constexpr std::string_view kInitialEventsEnd = "k8s.io/initial-events-end";
+// An offline service-account token expires this soon, so that the kubelet asks again at its next
+// volume sync and swaps it for a real one once the cloud is back.
+constexpr std::chrono::seconds kPlaceholderTokenLifetime{60};
+// What the kubelet asks for its kube-api-access volumes; used when the request is protobuf.
+constexpr std::int64_t kDefaultTokenExpirationSeconds = 3607;
+constexpr std::string_view kPlaceholderToken = "yurthub-offline-placeholder-not-a-credential";
 
 spdlog::logger& logger() {
   return log::get("hub");
@@ -126,6 +132,8 @@ class Offline {
       co_await watch();
     } else if (is_event(info_) && (verb == "create" || verb == "update" || verb == "patch")) {
       co_await event_write();
+    } else if (verb == "create" && is_token_request()) {
+      co_await token_request();
     } else if (is_node_status(verb)) {
       co_await node_status();
     } else if (verb == "create" && info_.subresource.empty()) {
@@ -511,6 +519,49 @@ class Offline {
   }
 
   // ---- writes -------------------------------------------------------------------------------
+
+  [[nodiscard]] bool is_token_request() const {
+    return info_.api_group.empty() && info_.resource == "serviceaccounts" &&
+           info_.subresource == "token" && !info_.name.empty();
+  }
+
+  // The kubelet mounts a pod's projected service-account token before it starts the pod, and
+  // after an offline reboot it holds none: a refusal would keep every such pod from running.
+  // The answer is a placeholder that authenticates nothing and expires within a minute, so the
+  // kubelet asks again at its next volume sync and gets a real token once the cloud is back.
+  // Real tokens are never stored (docs/yurthub.md).
+  asio::awaitable<void> token_request() {
+    auto body = co_await ex_.read_body(kMaxRequestBody);
+    json spec = json::object();
+    if (body) {
+      // The kubelet sends protobuf unless configured for JSON; only JSON can be echoed.
+      if (auto parsed = parse_json(*body);
+          parsed && parsed->is_object() && (*parsed)["spec"].is_object()) {
+        spec = (*parsed)["spec"];
+      }
+    }
+    if (!spec["expirationSeconds"].is_number_integer()) {
+      spec["expirationSeconds"] = kDefaultTokenExpirationSeconds;
+    }
+    if (!spec["audiences"].is_array()) {
+      spec["audiences"] = json::array();
+    }
+    const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(core_.clock().now());
+    json answer{{"kind", "TokenRequest"},
+                {"apiVersion", "authentication.k8s.io/v1"},
+                {"metadata",
+                 {{"name", info_.name},
+                  {"namespace", info_.namespace_name},
+                  {"creationTimestamp", kube::format_rfc3339(now)}}},
+                {"spec", std::move(spec)},
+                {"status",
+                 {{"token", kPlaceholderToken},
+                  {"expirationTimestamp", kube::format_rfc3339(now + kPlaceholderTokenLifetime)}}}};
+    logger().info("offline: placeholder token for serviceaccount {}/{} (expires in {} s)",
+                  info_.namespace_name, info_.name, kPlaceholderTokenLifetime.count());
+    std::string text = to_text(answer);
+    co_await serve_json(201, std::move(text));
+  }
 
   // Events are best effort everywhere: accepted and dropped, so recorders do not retry.
   asio::awaitable<void> event_write() {
