@@ -74,6 +74,23 @@ void Index::erase_locked(std::string_view key) {
   }
 }
 
+Result<Value> Index::get(std::string_view key) const {
+  if (auto valid = validate_key(key); !valid) {
+    return valid.error();
+  }
+  if (auto value = find(key)) {
+    return value;
+  }
+  return fail(Errc::NotFound, "no object " + quote(key));
+}
+
+Result<void> Index::check_present(std::string_view key) const {
+  if (auto value = get(key); !value) {
+    return value.error();
+  }
+  return {};
+}
+
 Result<void> check_object(std::string_view key, std::string_view bytes) {
   if (auto valid = validate_key(key); !valid) {
     return valid;

@@ -20,6 +20,10 @@ namespace yurt::storage {
 class Index {
  public:
   [[nodiscard]] Value find(std::string_view key) const;
+  /// Store::get(): the key validated, NotFound when absent.
+  [[nodiscard]] Result<Value> get(std::string_view key) const;
+  /// Store::remove()'s checks: the key validated, NotFound when absent.
+  [[nodiscard]] Result<void> check_present(std::string_view key) const;
   [[nodiscard]] std::vector<Object> list(std::string_view prefix) const;
   [[nodiscard]] std::vector<std::string> keys(std::string_view prefix) const;
   [[nodiscard]] Stats stats() const;

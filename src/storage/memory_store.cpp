@@ -38,23 +38,13 @@ Result<bool> MemoryStore::put_if(std::string_view key,
 }
 
 Result<Value> MemoryStore::get(std::string_view key) const {
-  if (auto valid = validate_key(key); !valid) {
-    return valid.error();
-  }
-  auto value = index_->find(key);
-  if (value == nullptr) {
-    return fail(Errc::NotFound, "no object " + quote(key));
-  }
-  return value;
+  return index_->get(key);
 }
 
 Result<void> MemoryStore::remove(std::string_view key) {
-  if (auto valid = validate_key(key); !valid) {
-    return valid;
-  }
   std::lock_guard lock(write_mutex_);
-  if (index_->find(key) == nullptr) {
-    return fail(Errc::NotFound, "no object " + quote(key));
+  if (auto present = index_->check_present(key); !present) {
+    return present;
   }
   index_->erase(key);
   return {};

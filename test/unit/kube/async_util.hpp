@@ -17,6 +17,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "test/fakes/run_awaitable.hpp"
+
 namespace yurt::kube::test {
 
 namespace asio = boost::asio;
@@ -67,34 +69,7 @@ template <class T>
 T run(asio::io_context& io,
       asio::awaitable<T> coro,
       std::chrono::milliseconds deadline = std::chrono::milliseconds(4000)) {
-  std::exception_ptr error;
-  bool done = false;
-  std::optional<std::conditional_t<std::is_void_v<T>, int, T>> value;
-  if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e) {
-      error = e;
-      done = true;
-    });
-  } else {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e, T v) {
-      error = e;
-      value.emplace(std::move(v));
-      done = true;
-    });
-  }
-  io.restart();
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done && io.run_one_until(until) != 0) {
-  }
-  if (!done) {
-    throw std::runtime_error("test coroutine did not finish within the deadline");
-  }
-  if (error) {
-    std::rethrow_exception(error);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*value);
-  }
+  return yurt::test::run_awaitable(io, std::move(coro), deadline);
 }
 
 }  // namespace yurt::kube::test

@@ -24,45 +24,13 @@
 #include "yurt/net/any_stream.hpp"
 #include "yurt/net/asio.hpp"
 
+#include "test/fakes/run_awaitable.hpp"
+
 namespace yurt::net::test {
 
-inline constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+using yurt::test::kUse;
 
-/// Runs `coro` on `io` until it completes; throws if it does not within `deadline` (tests must
-/// stay under 5 s) and rethrows its exception. Other tasks on `io` are left suspended.
-template <class T>
-T run_awaitable(asio::io_context& io,
-                asio::awaitable<T> coro,
-                std::chrono::milliseconds deadline = std::chrono::milliseconds(4000)) {
-  std::exception_ptr error;
-  bool done = false;
-  std::optional<std::conditional_t<std::is_void_v<T>, int, T>> value;
-  if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e) {
-      error = e;
-      done = true;
-      io.stop();
-    });
-  } else {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e, T v) {
-      error = e;
-      value.emplace(std::move(v));
-      done = true;
-      io.stop();
-    });
-  }
-  io.restart();
-  io.run_for(deadline);
-  if (!done) {
-    throw std::runtime_error("test coroutine did not finish within the deadline");
-  }
-  if (error) {
-    std::rethrow_exception(error);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*value);
-  }
-}
+using yurt::test::run_awaitable;
 
 /// A one-shot flag a coroutine can wait for (tests coordinate client and handler with it).
 class Event {

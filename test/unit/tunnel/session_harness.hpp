@@ -29,6 +29,7 @@
 #include "yurt/tunnel/session.hpp"
 
 #include "test/fakes/fake_clock.hpp"
+#include "test/fakes/run_awaitable.hpp"
 
 /// ASSERT_* cannot be used in coroutines (it returns void): record the failure and co_return.
 #define YURT_CO_ASSERT(cond)                       \
@@ -62,43 +63,9 @@ namespace yurt::tunnel::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-inline constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+using yurt::test::kUse;
 
-/// Runs `coro` on `io` until it completes; throws if it does not within `deadline` (tests stay
-/// under 5 s). Other tasks on `io` stay suspended afterwards.
-template <class T>
-T run_awaitable(asio::io_context& io,
-                asio::awaitable<T> coro,
-                std::chrono::milliseconds deadline = 4000ms) {
-  std::exception_ptr error;
-  bool done = false;
-  std::optional<std::conditional_t<std::is_void_v<T>, int, T>> value;
-  if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e) {
-      error = e;
-      done = true;
-      io.stop();
-    });
-  } else {
-    asio::co_spawn(io, std::move(coro), [&](std::exception_ptr e, T v) {
-      error = e;
-      value.emplace(std::move(v));
-      done = true;
-      io.stop();
-    });
-  }
-  io.restart();
-  io.run_for(deadline);
-  if (!done) {
-    throw std::runtime_error("test coroutine did not finish within the deadline");
-  }
-  if (error) {
-    std::rethrow_exception(error);
-  }
-  if constexpr (!std::is_void_v<T>) {
-    return std::move(*value);
-  }
-}
+using yurt::test::run_awaitable;
 
 /// Waits (1 ms polls, real time) until `condition` holds; false after `limit`. For conditions
 /// other coroutines bring about; no test asserts on how long it took.
