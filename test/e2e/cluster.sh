@@ -12,11 +12,12 @@
 #   cluster.sh reboot NODE                              power-cycle NODE (disk survives, /run not)
 #   cluster.sh load-image NODE|all TAR                  import an image archive into containerd
 #   cluster.sh yurt-controller-on|-off                  our node lifecycle + CSR approver instead of KCM's
+#   cluster.sh tunnel-on [--mode egress|dnat] | tunnel-off   yurt-tunnel server and agents
 #   cluster.sh hub-on|hub-off NODE                      run NODE's kubelet through yurthub, or undo it
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-usage() { sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # Flags that change the cluster's shape are read before the libraries fix the derived paths.
 cmd=${1:-}
@@ -52,6 +53,8 @@ source "$HERE/lib/node.sh"
 source "$HERE/lib/kubeadm.sh"
 # shellcheck source=lib/yurthub.sh
 source "$HERE/lib/yurthub.sh"
+# shellcheck source=lib/tunnel.sh
+source "$HERE/lib/tunnel.sh"
 # shellcheck source=lib/controller.sh
 source "$HERE/lib/controller.sh"
 
@@ -111,6 +114,8 @@ case $cmd in
     ;;
   hub-on) require_node "${1:-}"; hub_on "$1" ;;
   hub-off) require_node "${1:-}"; hub_off "$1" ;;
+  tunnel-on) tunnel_on "$@" ;;
+  tunnel-off) tunnel_off ;;
   yurt-controller-on) yurt_controller_on ;;
   yurt-controller-off) yurt_controller_off ;;
   *) usage ;;

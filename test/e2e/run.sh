@@ -8,7 +8,7 @@ state=$(mktemp)
 trap 'rm -f "$state"' EXIT
 
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(plain_kubernetes yurthub_autonomy yurthub_crash_safety controller_autonomy cluster_tests)
+((${#scenarios[@]})) || scenarios=(plain_kubernetes yurthub_autonomy yurthub_crash_safety controller_autonomy cluster_tests tunnel)
 
 passed=0 failed=0 failures=()
 run() {

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "src/apps/tunnel/options.hpp"
+
+namespace yurt::tunnel_app {
+
+/// Registers yurt-tunnel-server's flags on `app`, bound to `options`.
+void add_flags(CLI::App& app, ServerOptions& options);
+
+}  // namespace yurt::tunnel_app
