@@ -21,12 +21,13 @@ namespace yurt::test {
 inline constexpr auto kUse = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 /// Runs `coro` on `io` until it completes and returns its value, rethrowing its exception.
-/// Throws if it does not complete within `deadline` of real time (a hung test fails, it does not
-/// hang CI). Other tasks on `io` stay suspended where they are.
+/// Throws if it does not complete within `deadline` of real time: a hang guard, so a hung test
+/// fails instead of hanging CI; generous because sanitizer builds on a loaded 2-core machine run
+/// ten times slower. Other tasks on `io` stay suspended where they are.
 template <class T>
 T run_awaitable(boost::asio::io_context& io,
                 boost::asio::awaitable<T> coro,
-                std::chrono::milliseconds deadline = std::chrono::milliseconds(4000)) {
+                std::chrono::milliseconds deadline = std::chrono::milliseconds(30000)) {
   std::exception_ptr error;
   bool done = false;
   std::optional<std::conditional_t<std::is_void_v<T>, int, T>> value;

@@ -396,6 +396,15 @@ TEST_F(ClusterTest, PaginatedListOfMoreThan500Objects) {
       << "[ created " << kObjects << " ConfigMaps in "
       << std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count()
       << " ms with " << kWorkers << " concurrent requests ]\n";
+  // kube-controller-manager publishes kube-root-ca.crt into every namespace, but only while it
+  // leads: after a restart of it (an earlier scenario reconfigures it) that can take a lease term.
+  ASSERT_TRUE(drive_until(
+      [&] {
+        return run(client_->get(resources::config_maps(), namespace_, "kube-root-ca.crt"))
+            .has_value();
+      },
+      120s))
+      << "kube-root-ca.crt never appeared in " << namespace_;
 
   // Page by page, by hand.
   ListOptions o;

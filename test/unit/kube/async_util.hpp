@@ -68,7 +68,7 @@ inline std::size_t poll(asio::io_context& io) {
 template <class T>
 T run(asio::io_context& io,
       asio::awaitable<T> coro,
-      std::chrono::milliseconds deadline = std::chrono::milliseconds(4000)) {
+      std::chrono::milliseconds deadline = std::chrono::milliseconds(30000)) {
   return yurt::test::run_awaitable(io, std::move(coro), deadline);
 }
 

@@ -70,7 +70,7 @@ using yurt::test::run_awaitable;
 /// Waits (1 ms polls, real time) until `condition` holds; false after `limit`. For conditions
 /// other coroutines bring about; no test asserts on how long it took.
 inline asio::awaitable<bool> eventually(std::function<bool()> condition,
-                                        std::chrono::milliseconds limit = 3000ms) {
+                                        std::chrono::milliseconds limit = 20000ms) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex);
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -143,7 +143,7 @@ class SessionPair : public ::testing::Test {
   }
 
   template <class T>
-  T run(asio::awaitable<T> coro, std::chrono::milliseconds deadline = 4000ms) {
+  T run(asio::awaitable<T> coro, std::chrono::milliseconds deadline = 30000ms) {
     return run_awaitable(io, std::move(coro), deadline);
   }
 
