@@ -30,6 +30,7 @@
 #include "yurt/net/errc.hpp"
 #include "yurt/net/task_group.hpp"
 
+#include "src/net/direct_tls.hpp"
 #include "src/net/streams.hpp"
 #include "src/net/timeout.hpp"
 #include "src/net/tls_internal.hpp"
@@ -668,10 +669,37 @@ void decline(asio::ip::tcp::socket socket, bool tls) {
   socket.close(ec);
 }
 
+asio::awaitable<void> run_direct_tls(asio::ip::tcp::socket socket,
+                                     Handler& handler,
+                                     ServerSettings settings,
+                                     std::shared_ptr<TlsContext> tls,
+                                     std::uint64_t id) {
+  auto stream = std::make_unique<DirectTlsStream>(
+      std::move(socket), detail::TlsAccess::snapshot(*tls), DirectTlsStream::Role::Server);
+  auto remote = stream->remote_endpoint();
+  auto result = co_await with_timeout(stream->async_handshake(kUse), settings.header_timeout);
+  if (!result) {
+    logger().debug("[C{}] tls handshake with {} timed out", id, remote);
+    co_return;
+  }
+  if (auto [hec] = *result; hec) {
+    logger().debug("[C{}] tls handshake with {} failed: {}{}", id, remote, hec.message(),
+                   handshake_failure(stream->native_handle(), hec));
+    co_return;
+  }
+  auto cs = co_await asio::this_coro::cancellation_state;
+  if (cs.cancelled() != asio::cancellation_type::none) {
+    co_return;
+  }
+  ServerConnection connection(AnyStream(std::move(stream)), handler, settings, id);
+  co_await connection.run();
+}
+
 asio::awaitable<void> run_accepted(asio::ip::tcp::socket socket,
                                    Handler& handler,
                                    ServerSettings settings,
                                    std::shared_ptr<TlsContext> tls,
+                                   bool direct_tls,
                                    Counter active) {
   ActiveGuard guard{std::move(active)};
   // Record a graceful stop (total cancellation) that arrives during the handshake; the handshake
@@ -686,6 +714,10 @@ asio::awaitable<void> run_accepted(asio::ip::tcp::socket socket,
   if (!tls) {
     ServerConnection connection(make_tcp_stream(std::move(socket)), handler, settings, id);
     co_await connection.run();
+    co_return;
+  }
+  if (direct_tls) {
+    co_await run_direct_tls(std::move(socket), handler, settings, std::move(tls), id);
     co_return;
   }
   auto stream = std::make_unique<TlsStream>(std::move(socket), detail::TlsAccess::snapshot(*tls));
@@ -797,7 +829,7 @@ asio::awaitable<void> Listener::run() {
     st->accepted.fetch_add(1);
     st->tasks.spawn(worker,
                     run_accepted(std::move(socket), st->handler, st->config.settings,
-                                 st->config.tls, st->active),
+                                 st->config.tls, st->config.direct_tls, st->active),
                     "http connection");
   }
 }

@@ -348,12 +348,34 @@ Result<void> prepare_client_stream(TlsStream& stream,
   return {};
 }
 
-std::string handshake_failure(TlsStream& stream, const boost::system::error_code& /*ec*/) {
-  long result = SSL_get_verify_result(stream.stream().native_handle());
+std::string handshake_failure(TlsStream& stream, const boost::system::error_code& ec) {
+  return handshake_failure(stream.stream().native_handle(), ec);
+}
+
+std::string handshake_failure(SSL* ssl, const boost::system::error_code& /*ec*/) {
+  long result = SSL_get_verify_result(ssl);
   if (result == X509_V_OK) {
     return {};
   }
   return std::string(" (verify: ") + X509_verify_cert_error_string(result) + ")";
+}
+
+std::optional<TlsSessionInfo> session_info(SSL* ssl) {
+  if (SSL_is_init_finished(ssl) != 1) {
+    return std::nullopt;
+  }
+  TlsSessionInfo info;
+  info.version = SSL_get_version(ssl);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  if (alpn != nullptr) {
+    info.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  }
+  if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+    info.peer = identity_of(peer);
+  }
+  return info;
 }
 
 // ---- TlsStream ----
@@ -394,22 +416,7 @@ bool TlsStream::is_open() const noexcept {
 
 std::optional<TlsSessionInfo> TlsStream::tls() const {
   // native_handle() is not const in Asio; reading session facts changes nothing.
-  SSL* ssl = const_cast<ssl::stream<asio::ip::tcp::socket>&>(stream_).native_handle();
-  if (SSL_is_init_finished(ssl) != 1) {
-    return std::nullopt;
-  }
-  TlsSessionInfo info;
-  info.version = SSL_get_version(ssl);
-  const unsigned char* alpn = nullptr;
-  unsigned int alpn_len = 0;
-  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-  if (alpn != nullptr) {
-    info.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
-  }
-  if (X509* peer = SSL_get0_peer_certificate(ssl)) {
-    info.peer = identity_of(peer);
-  }
-  return info;
+  return session_info(const_cast<ssl::stream<asio::ip::tcp::socket>&>(stream_).native_handle());
 }
 
 std::string TlsStream::remote_endpoint() const {

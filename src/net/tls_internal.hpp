@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
@@ -10,6 +11,8 @@
 #include "yurt/net/tls_context.hpp"
 
 #include "src/net/streams.hpp"
+
+struct ssl_st;  // OpenSSL's SSL
 
 namespace yurt::net {
 
@@ -29,5 +32,9 @@ struct TlsAccess {
 /// Why a handshake failed, in words: OpenSSL's reason and, for verification failures, the
 /// X.509 verify result ("certificate verify failed: hostname mismatch").
 [[nodiscard]] std::string handshake_failure(TlsStream& stream, const boost::system::error_code& ec);
+[[nodiscard]] std::string handshake_failure(ssl_st* ssl, const boost::system::error_code& ec);
+
+/// The session's negotiated facts; nullopt before the handshake finished.
+[[nodiscard]] std::optional<TlsSessionInfo> session_info(ssl_st* ssl);
 
 }  // namespace yurt::net

@@ -1,6 +1,7 @@
 #include "yurt/tunnel/session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <exception>
 #include <memory>
@@ -38,6 +39,7 @@ constexpr std::size_t kChunk = 16 * 1024;
 // A write to the transport gathers up to this much, so small frames share a TLS record.
 constexpr std::size_t kBatchTarget = 64 * 1024;
 constexpr std::size_t kReadBuffer = 64 * 1024;
+constexpr std::size_t kIdleReadBuffer = 4 * 1024;
 // Version 1 defines no capability bits; HELLO_ACK echoes the ones we share (none).
 constexpr std::uint32_t kSupportedCapabilities = 0;
 
@@ -945,14 +947,18 @@ void SessionCore::close_stream(const StreamPtr& st) {
 namespace {
 
 asio::awaitable<void> reader_task(std::shared_ptr<SessionCore> s) {
-  // Not zero-filled: an idle connection's small reads (PINGs) touch only the first page, so an
-  // idle agent costs the server 4 KiB here instead of 64 KiB resident.
-  auto buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+  // Two sizes: an idle connection (PINGs, small control frames) reads into one page; a read that
+  // fills it switches to kReadBuffer for bulk data, and the first small read after that gives the
+  // large buffer back. A thousand idle agents then hold 4 KiB each here, not 64 KiB (the large
+  // buffer would often land on heap pages the TLS handshake already made resident).
+  std::array<char, kIdleReadBuffer> small{};
+  std::unique_ptr<char[]> large;
   for (;;) {
-    auto [ec, n] =
-        co_await s->transport.async_read_some(asio::buffer(buffer.get(), kReadBuffer), kUse);
+    char* data = large ? large.get() : small.data();
+    const std::size_t size = large ? kReadBuffer : small.size();
+    auto [ec, n] = co_await s->transport.async_read_some(asio::buffer(data, size), kUse);
     if (n > 0) {
-      s->on_bytes(std::string_view(buffer.get(), n));
+      s->on_bytes(std::string_view(data, n));
     }
     if (ec) {
       s->on_transport_end(ec);
@@ -960,6 +966,11 @@ asio::awaitable<void> reader_task(std::shared_ptr<SessionCore> s) {
     }
     if (s->transport_closed) {
       co_return;
+    }
+    if (!large && n == size) {
+      large = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+    } else if (large && n < kIdleReadBuffer) {
+      large.reset();
     }
   }
 }

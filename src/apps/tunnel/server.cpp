@@ -339,8 +339,8 @@ Result<void> TunnelServer::Impl::start() {
     agent_tls = std::move(*ctx);
   }
   auto bind = [&](const Endpoint& where, net::Handler& handler,
-                  std::shared_ptr<net::TlsContext> tls,
-                  std::string_view what) -> Result<std::unique_ptr<net::Listener>> {
+                  std::shared_ptr<net::TlsContext> tls, std::string_view what,
+                  bool direct_tls) -> Result<std::unique_ptr<net::Listener>> {
     auto ep = endpoint_of(where);
     if (!ep) {
       return Error(ep.error().code(), std::string(what) + ": " + ep.error().message());
@@ -348,13 +348,16 @@ Result<void> TunnelServer::Impl::start() {
     net::ListenerConfig config;
     config.endpoint = *ep;
     config.tls = std::move(tls);
+    config.direct_tls = direct_tls;
     auto l = net::Listener::bind(ex, handler, config);
     if (!l) {
       return Error(l.error().code(), std::string(what) + ": " + l.error().message());
     }
     return std::move(*l);
   };
-  auto al = bind(settings.agents, agent_handler, agent_tls, "agent listener");
+  // Agents hold one mostly idle connection each, by the thousand: TLS without Asio's
+  // per-connection buffers (issue 5: <= 50 KB per idle agent).
+  auto al = bind(settings.agents, agent_handler, agent_tls, "agent listener", true);
   if (!al) {
     return al.error();
   }
@@ -370,7 +373,7 @@ Result<void> TunnelServer::Impl::start() {
       return ctx.error();
     }
     egress_tls = std::move(*ctx);
-    auto l = bind(settings.egress, egress_tls_handler, egress_tls, "egress listener");
+    auto l = bind(settings.egress, egress_tls_handler, egress_tls, "egress listener", false);
     if (!l) {
       return l.error();
     }
@@ -445,7 +448,7 @@ Result<void> TunnelServer::Impl::start() {
     iptables_thread = std::make_unique<asio::thread_pool>(1);
   }
 
-  auto ml = bind(settings.meta, meta_handler, nullptr, "meta listener");
+  auto ml = bind(settings.meta, meta_handler, nullptr, "meta listener", false);
   if (!ml) {
     return ml.error();
   }
