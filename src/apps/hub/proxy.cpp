@@ -305,8 +305,11 @@ asio::awaitable<Forwarded> forward(ForwardArgs a) {
           recorder->on_data(data);
         }
       }
-      finish_recorder(true);
+      // The client has everything before the cache commits (a LIST's commit is the costly
+      // part); the upstream body was complete, so it is recorded whether or not this last
+      // write reaches the client.
       co_await exchange.finish();
+      finish_recorder(true);
       co_return answered(head.status);
     }
     if (rewriter) {

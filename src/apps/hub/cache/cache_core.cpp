@@ -111,6 +111,87 @@ std::string resource_prefix_of(std::string_view key) {
 
 }  // namespace
 
+// ---- object facts -------------------------------------------------------------------------
+
+std::span<const std::string_view> indexed_fields(kube::ResourceRef ref) {
+  // The labels of kube's selectable-field table (values still come from kube::field_value, so a
+  // label missing here only costs a parse). Events and CSRs are never recorded.
+  static constexpr std::array<std::string_view, 12> kPods{"metadata.name",
+                                                          "metadata.namespace",
+                                                          "spec.nodeName",
+                                                          "spec.host",
+                                                          "spec.restartPolicy",
+                                                          "spec.schedulerName",
+                                                          "spec.serviceAccountName",
+                                                          "spec.hostNetwork",
+                                                          "status.phase",
+                                                          "status.podIP",
+                                                          "status.podIPs",
+                                                          "status.nominatedNodeName"};
+  static constexpr std::array<std::string_view, 2> kNodes{"metadata.name", "spec.unschedulable"};
+  static constexpr std::array<std::string_view, 3> kReplicas{"metadata.name", "metadata.namespace",
+                                                             "status.replicas"};
+  static constexpr std::array<std::string_view, 2> kNamespaces{"metadata.name", "status.phase"};
+  static constexpr std::array<std::string_view, 3> kSecrets{"metadata.name", "metadata.namespace",
+                                                            "type"};
+  static constexpr std::array<std::string_view, 4> kServices{"metadata.name", "metadata.namespace",
+                                                             "spec.clusterIP", "spec.type"};
+  static constexpr std::array<std::string_view, 3> kJobs{"metadata.name", "metadata.namespace",
+                                                         "status.successful"};
+  static constexpr std::array<std::string_view, 2> kDefault{"metadata.name", "metadata.namespace"};
+  const auto is = [&](std::string_view group, std::string_view resource) {
+    return ref.group == group && ref.resource == resource;
+  };
+  if (is("", "pods")) {
+    return kPods;
+  }
+  if (is("", "nodes")) {
+    return kNodes;
+  }
+  if (is("", "replicationcontrollers") || is("apps", "replicasets")) {
+    return kReplicas;
+  }
+  if (is("", "namespaces")) {
+    return kNamespaces;
+  }
+  if (is("", "secrets")) {
+    return kSecrets;
+  }
+  if (is("", "services")) {
+    return kServices;
+  }
+  if (is("batch", "jobs")) {
+    return kJobs;
+  }
+  return kDefault;
+}
+
+ObjectFacts ObjectFacts::of(const json& object, kube::ResourceRef ref) {
+  ObjectFacts f;
+  if (!object.is_object()) {
+    return f;
+  }
+  f.parsed = true;
+  f.resource_version = kube::resource_version_of(object);
+  f.namespace_name = namespace_of(object);
+  if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
+    if (auto labels = meta->find("labels"); labels != meta->end()) {
+      f.labels = *labels;
+    }
+  }
+  const auto fields = indexed_fields(ref);
+  f.fields.reserve(fields.size());
+  for (const auto field : fields) {
+    f.fields.push_back(kube::field_value(object, field, ref));
+  }
+  return f;
+}
+
+ObjectFacts ObjectFacts::parse(std::string_view bytes, kube::ResourceRef ref) {
+  auto j = parse_json(bytes);
+  return j ? of(*j, ref) : ObjectFacts{};
+}
+
 // ---- small helpers ------------------------------------------------------------------------
 
 ResourceId ResourceId::of(const RequestContext& req) {
@@ -156,6 +237,28 @@ bool Part::contains(const json& object, kube::ResourceRef ref) const {
   return labels.matches_object(object) && fields.matches(object, ref);
 }
 
+std::optional<bool> Part::contains(const ObjectFacts& facts, kube::ResourceRef ref) const {
+  if (!namespace_name.empty() && facts.namespace_name != namespace_name) {
+    return false;
+  }
+  // matches_object() reads metadata.labels the same way: absent or null is the empty set.
+  if (!labels.matches(facts.labels)) {
+    return false;
+  }
+  const auto indexed = indexed_fields(ref);
+  for (const auto& r : fields.requirements()) {
+    const auto at = std::find(indexed.begin(), indexed.end(), r.field);
+    if (at == indexed.end() || facts.fields.size() != indexed.size()) {
+      return std::nullopt;
+    }
+    const bool equal = facts.fields[static_cast<std::size_t>(at - indexed.begin())] == r.value;
+    if (r.op == kube::SelectorOp::NotEquals ? equal : !equal) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string Part::id() const {
   return namespace_name + "\n" + labels.to_string() + "\n" + fields.to_string();
 }
@@ -164,7 +267,7 @@ bool newer(std::string_view a, std::string_view b) noexcept {
   return kube::compare_resource_versions(a, b) == std::partial_ordering::greater;
 }
 
-std::optional<json> parse_json(std::string_view bytes) {
+bool nesting_within_limit(std::string_view bytes) noexcept {
   // Depth outside strings, so a hostile body cannot make dump() or the destructor recurse deep.
   std::size_t depth = 0;
   bool in_string = false;
@@ -184,11 +287,18 @@ std::optional<json> parse_json(std::string_view bytes) {
       in_string = true;
     } else if (c == '{' || c == '[') {
       if (++depth > kMaxJsonDepth) {
-        return std::nullopt;
+        return false;
       }
     } else if ((c == '}' || c == ']') && depth > 0) {
       --depth;
     }
+  }
+  return true;
+}
+
+std::optional<json> parse_json(std::string_view bytes) {
+  if (!nesting_within_limit(bytes)) {
+    return std::nullopt;
   }
   auto j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
@@ -299,10 +409,19 @@ CacheCore::CacheCore(storage::Store& store, CacheSettings settings, const Clock&
 
 void CacheCore::load() {
   std::lock_guard lock(parts_mutex_);
+  std::unique_lock index_lock(index_mutex_);
   parts_.clear();
+  index_.clear();
   for (const auto& object : store_.list("")) {
     auto segments = split(object.key, '/');
     if (segments.size() != storage::kKeySegments || segments[1] != kPartsSegment) {
+      // An object of a view: index it (discovery documents are not parse_key keys).
+      if (auto parts = storage::parse_key(object.key); parts) {
+        const kube::ResourceRef ref{parts->group, parts->resource};
+        index_.emplace(object.key,
+                       Indexed{object.value, std::make_shared<const ObjectFacts>(
+                                                 ObjectFacts::parse(*object.value, ref))});
+      }
       continue;
     }
     auto j = parse_json(*object.value);
@@ -393,16 +512,131 @@ void CacheCore::store_error(std::string_view what, const Error& e) {
 
 bool CacheCore::known_gone(const std::string& resource_prefix,
                            const ResourceId& rid,
-                           const json& object,
-                           std::string_view rv) const {
+                           const std::string& key,
+                           const ObjectFacts& object,
+                           std::string_view bytes) const {
+  const std::string& rv = object.resource_version;
+  {
+    std::lock_guard lock(deletions_mutex_);
+    if (auto it = deletions_.find(key); it != deletions_.end() && newer(it->second, rv)) {
+      return true;
+    }
+  }
   std::lock_guard lock(parts_mutex_);
   auto it = parts_.find(resource_prefix);
   if (it == parts_.end()) {
     return false;
   }
+  std::optional<json> parsed;  // only for a field the facts do not hold
   return std::any_of(it->second.begin(), it->second.end(), [&](const PartEntry& e) {
-    return newer(e.record.resource_version, rv) && e.record.part.contains(object, rid.ref());
+    if (!newer(e.record.resource_version, rv)) {
+      return false;
+    }
+    if (auto inside = e.record.part.contains(object, rid.ref())) {
+      return *inside;
+    }
+    if (!parsed) {
+      parsed = parse_json(bytes);
+    }
+    return parsed && e.record.part.contains(*parsed, rid.ref());
   });
+}
+
+void CacheCore::remember_deletion(const std::string& key, std::string_view rv) {
+  if (rv.empty()) {
+    return;
+  }
+  std::lock_guard lock(deletions_mutex_);
+  if (deletion_order_.size() < kMaxDeletions) {
+    deletion_order_.push_back(key);
+  } else {
+    deletions_.erase(deletion_order_[deletion_next_]);
+    deletion_order_[deletion_next_] = key;
+    deletion_next_ = (deletion_next_ + 1) % kMaxDeletions;
+  }
+  deletions_[key] = std::string(rv);
+}
+
+std::shared_ptr<const ObjectFacts> CacheCore::facts(const storage::Object& object,
+                                                    kube::ResourceRef ref) const {
+  {
+    std::shared_lock lock(index_mutex_);
+    if (auto it = index_.find(object.key); it != index_.end() && it->second.value == object.value) {
+      return it->second.facts;
+    }
+  }
+  // Not written through us (or read while a writer replaces it): decide from the bytes.
+  return std::make_shared<const ObjectFacts>(ObjectFacts::parse(*object.value, ref));
+}
+
+bool CacheCore::selects(const ResourceId& rid,
+                        const Part& part,
+                        const storage::Object& object) const {
+  const auto f = facts(object, rid.ref());
+  if (!f->parsed) {
+    return false;
+  }
+  if (auto inside = part.contains(*f, rid.ref())) {
+    return *inside;
+  }
+  auto parsed = parse_json(*object.value);
+  return parsed && part.contains(*parsed, rid.ref());
+}
+
+std::map<std::string, storage::Value> CacheCore::indexed_values() const {
+  std::shared_lock lock(index_mutex_);
+  std::map<std::string, storage::Value> out;
+  for (const auto& [key, entry] : index_) {
+    out.emplace(key, entry.value);
+  }
+  return out;
+}
+
+void CacheCore::reindex(const std::string& prefix,
+                        const std::map<std::string, std::shared_ptr<const ObjectFacts>>& fresh,
+                        kube::ResourceRef ref) {
+  auto current = store_.list(prefix);
+  std::unique_lock lock(index_mutex_);
+  auto it = index_.lower_bound(prefix);
+  auto stored = current.begin();
+  // Both sorted by key: one merge pass.
+  while (it != index_.end() && it->first.starts_with(prefix)) {
+    while (stored != current.end() && stored->key < it->first) {
+      auto f = fresh.find(stored->key);
+      index_.emplace_hint(
+          it, stored->key,
+          Indexed{stored->value, f != fresh.end() ? f->second
+                                                  : std::make_shared<const ObjectFacts>(
+                                                        ObjectFacts::parse(*stored->value, ref))});
+      ++stored;
+    }
+    if (stored == current.end() || stored->key != it->first) {
+      it = index_.erase(it);  // gone from the store
+      continue;
+    }
+    if (it->second.value != stored->value) {
+      auto f = fresh.find(stored->key);
+      it->second =
+          Indexed{stored->value, f != fresh.end() ? f->second
+                                                  : std::make_shared<const ObjectFacts>(
+                                                        ObjectFacts::parse(*stored->value, ref))};
+    }
+    ++it;
+    ++stored;
+  }
+  for (; stored != current.end(); ++stored) {
+    auto f = fresh.find(stored->key);
+    index_.emplace_hint(
+        it, stored->key,
+        Indexed{stored->value, f != fresh.end() ? f->second
+                                                : std::make_shared<const ObjectFacts>(
+                                                      ObjectFacts::parse(*stored->value, ref))});
+  }
+}
+
+void CacheCore::unindex(const std::string& key) {
+  std::unique_lock lock(index_mutex_);
+  index_.erase(key);
 }
 
 void CacheCore::commit_list(const ResourceId& rid,
@@ -419,7 +653,9 @@ void CacheCore::commit_list(const ResourceId& rid,
   auto mutex = resource_mutex(resource_prefix);
   std::lock_guard lock(*mutex);
 
+  const kube::ResourceRef ref = rid.ref();
   std::map<std::string, std::string> next;
+  std::map<std::string, std::shared_ptr<const ObjectFacts>> fresh;
   std::size_t stale = 0;
   for (const auto& current : store_.list(*prefix)) {
     auto it = items.find(current.key);
@@ -428,13 +664,14 @@ void CacheCore::commit_list(const ResourceId& rid,
       items.erase(it);
       continue;
     }
-    const std::string stored_rv = stored_resource_version(*current.value);
+    const auto stored = facts(current, ref);
     if (it != items.end()) {
-      if (newer(stored_rv, it->second.resource_version)) {
+      if (newer(stored->resource_version, it->second.facts->resource_version)) {
         ++stale;  // a watch already delivered a later state
         next.emplace(current.key, *current.value);
       } else {
         next.emplace(current.key, std::move(it->second.bytes));
+        fresh.emplace(current.key, std::move(it->second.facts));
       }
       items.erase(it);
       continue;
@@ -445,26 +682,34 @@ void CacheCore::commit_list(const ResourceId& rid,
       continue;
     }
     bool inside = true;
-    if (!record.part.unselective()) {
-      auto object = parse_json(*current.value);
-      inside = !object || record.part.contains(*object, rid.ref());
+    if (!record.part.unselective() && stored->parsed) {
+      auto decided = record.part.contains(*stored, ref);
+      if (!decided) {
+        auto object = parse_json(*current.value);
+        decided = !object || record.part.contains(*object, ref);
+      }
+      inside = *decided;
     }
-    if (inside && !newer(stored_rv, record.resource_version)) {
+    if (inside && !newer(stored->resource_version, record.resource_version)) {
       continue;  // gone from the part since: drop it
     }
     next.emplace(current.key, *current.value);
   }
   for (auto& [key, item] : items) {
     // Absent now; if a part newer than the list says so, it was deleted after the list's RV.
-    if (known_gone(resource_prefix, rid, item.object, item.resource_version)) {
+    if (known_gone(resource_prefix, rid, key, *item.facts, item.bytes)) {
       ++stale;
       continue;
     }
     next.emplace(key, std::move(item.bytes));
+    fresh.emplace(key, std::move(item.facts));
   }
   counters_.stale_ignored += stale;
 
   auto replaced = store_.replace_prefix(*prefix, std::move(next));
+  // Also after a failure: DiskStore documents what a failed replace leaves, and the index
+  // follows the store, whatever it holds.
+  reindex(*prefix, fresh, ref);
   if (!replaced) {
     store_error("replace " + *prefix, replaced.error());
     return;
@@ -529,23 +774,45 @@ CacheCore::Write CacheCore::upsert(const ResourceId& rid, const json& object) {
     ++counters_.rejected_malformed;
     return Write::Failed;
   }
-  const std::string rv = kube::resource_version_of(object);
+  auto next = std::make_shared<const ObjectFacts>(ObjectFacts::of(object, rid.ref()));
+  const std::string& rv = next->resource_version;
   const std::string resource_prefix = resource_prefix_of(*key);
   auto mutex = resource_mutex(resource_prefix);
   std::lock_guard lock(*mutex);
+  std::string bytes;
   if (auto current = store_.get(*key); current) {
-    const std::string stored_rv = stored_resource_version(**current);
+    const std::string stored_rv = facts({*key, *current}, rid.ref())->resource_version;
     if (!kube::should_replace(stored_rv, rv)) {
       if (stored_rv != rv) {
         ++counters_.stale_ignored;
       }
       return Write::Kept;  // equal: a re-delivery, nothing to do
     }
-  } else if (known_gone(resource_prefix, rid, object, rv)) {
-    ++counters_.stale_ignored;
-    return Write::Kept;
+  } else {
+    bytes = object.dump();
+    if (known_gone(resource_prefix, rid, *key, *next, bytes)) {
+      ++counters_.stale_ignored;
+      return Write::Kept;
+    }
   }
-  if (auto put = store_.put(*key, object.dump()); !put) {
+  if (bytes.empty()) {
+    bytes = object.dump();
+  }
+  auto put = store_.put(*key, std::move(bytes));
+  {
+    // The index follows what the store holds now (a failed put may still have replaced it).
+    auto stored = store_.get(*key);
+    std::unique_lock index_lock(index_mutex_);
+    if (!stored) {
+      index_.erase(*key);
+    } else if (put) {
+      index_.insert_or_assign(*key, Indexed{*stored, std::move(next)});
+    } else {
+      index_.insert_or_assign(*key, Indexed{*stored, std::make_shared<const ObjectFacts>(
+                                                         ObjectFacts::parse(**stored, rid.ref()))});
+    }
+  }
+  if (!put) {
     store_error("put " + *key, put.error());
     return Write::Failed;
   }
@@ -565,18 +832,25 @@ CacheCore::Write CacheCore::remove_unless_newer(const ResourceId& rid,
   std::lock_guard lock(*mutex);
   auto current = store_.get(*key);
   if (!current) {
-    return Write::Written;  // already gone
+    // Already gone; a LIST answered before this delete must still not write it back.
+    remember_deletion(*key, rv);
+    return Write::Written;
   }
   // Equal RVs: the object left this watch's selector in the very change another watch of the
   // same component already stored; that state stays.
-  if (!kube::should_replace(stored_resource_version(**current), rv)) {
+  if (!kube::should_replace(facts({*key, *current}, rid.ref())->resource_version, rv)) {
     ++counters_.stale_ignored;
     return Write::Kept;
   }
   if (auto removed = store_.remove(*key); !removed) {
+    if (!store_.get(*key)) {
+      unindex(*key);
+    }
     store_error("remove " + *key, removed.error());
     return Write::Failed;
   }
+  unindex(*key);
+  remember_deletion(*key, rv);
   return Write::Written;
 }
 
@@ -589,7 +863,11 @@ void CacheCore::remove(const ResourceId& rid,
   }
   auto mutex = resource_mutex(resource_prefix_of(*key));
   std::lock_guard lock(*mutex);
-  if (auto removed = store_.remove(*key); !removed && removed.error() != storage::Errc::NotFound) {
+  auto removed = store_.remove(*key);
+  if (!store_.get(*key)) {
+    unindex(*key);
+  }
+  if (!removed && removed.error() != storage::Errc::NotFound) {
     store_error("remove " + *key, removed.error());
   }
 }

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,26 @@ struct ResourceId {
   [[nodiscard]] std::string group_resource() const;
 };
 
+/// What LIST replacement, the guards and offline selection need to know about one stored object,
+/// kept in memory beside the store so that no decision re-parses stored bytes.
+struct ObjectFacts {
+  bool parsed = false;  ///< false: the stored bytes are not a JSON object (nothing else is set)
+  std::string resource_version;
+  std::string namespace_name;
+  nlohmann::json labels;  ///< `metadata.labels` as stored; null when absent
+  /// kube::field_value() of each of indexed_fields(ref), in that order.
+  std::vector<std::string> fields;
+
+  [[nodiscard]] static ObjectFacts of(const nlohmann::json& object, kube::ResourceRef ref);
+  /// Parses stored bytes (the slow path: objects written behind the index's back).
+  [[nodiscard]] static ObjectFacts parse(std::string_view bytes, kube::ResourceRef ref);
+};
+
+/// The field labels whose values ObjectFacts keeps for a resource: the apiserver's selectable
+/// fields of built-in resources (kube's table); `metadata.name`/`metadata.namespace` otherwise.
+/// A selector on any other field reads the stored object (correct, only slower).
+[[nodiscard]] std::span<const std::string_view> indexed_fields(kube::ResourceRef ref);
+
 /// A selection of one resource: a namespace ("" = all namespaces, or a cluster-scoped
 /// resource) and label and field selectors — what a LIST or WATCH asks for.
 struct Part {
@@ -57,6 +79,9 @@ struct Part {
   [[nodiscard]] bool covers(const Part& request) const;
   /// Whether `object` (as stored, with kind) is inside this part.
   [[nodiscard]] bool contains(const nlohmann::json& object, kube::ResourceRef ref) const;
+  /// The same decision from the facts of a parsed object; nullopt when a field selector uses a
+  /// field the facts do not hold (the caller evaluates the object itself).
+  [[nodiscard]] std::optional<bool> contains(const ObjectFacts& facts, kube::ResourceRef ref) const;
   [[nodiscard]] bool unselective() const { return labels.empty() && fields.empty(); }
   /// Canonical text: namespace, label selector and field selector, one per line.
   [[nodiscard]] std::string id() const;
@@ -99,6 +124,8 @@ struct Counters {
 /// (nlohmann's dump() recurses; the apiserver's own objects stay far below).
 inline constexpr std::size_t kMaxJsonDepth = 512;
 [[nodiscard]] std::optional<nlohmann::json> parse_json(std::string_view bytes);
+/// Whether `bytes` nest at most kMaxJsonDepth deep (the check parse_json makes first).
+[[nodiscard]] bool nesting_within_limit(std::string_view bytes) noexcept;
 
 /// The item kind of a built-in resource ("pods" → "Pod"), for answers about views that hold no
 /// object to take it from; "" when unknown.
@@ -147,8 +174,7 @@ class CacheCore {
   /// One object of a LIST, ready to store.
   struct Item {
     std::string bytes;
-    std::string resource_version;
-    nlohmann::json object;
+    std::shared_ptr<const ObjectFacts> facts;  ///< of the parsed item
   };
   /// Makes the part of the view `record` describes equal to `items` (keyed by object key):
   /// items are written unless the stored object is newer; objects inside the part that are not
@@ -191,6 +217,17 @@ class CacheCore {
   /// The objects of one namespace of the resource (all of it for ""), sorted by key.
   [[nodiscard]] std::vector<storage::Object> objects(const ResourceId& rid,
                                                      std::string_view namespace_name) const;
+  /// Whether a stored object (as objects() returned it) is inside `part`, decided from the
+  /// object index; false for bytes that are not a JSON object.
+  [[nodiscard]] bool selects(const ResourceId& rid,
+                             const Part& part,
+                             const storage::Object& object) const;
+  /// The facts of a stored object: the index's when it holds exactly these bytes, else parsed.
+  [[nodiscard]] std::shared_ptr<const ObjectFacts> facts(const storage::Object& object,
+                                                         kube::ResourceRef ref) const;
+  /// The index's keys and the bytes each entry describes (tests: it must match the store).
+  [[nodiscard]] std::map<std::string, storage::Value> indexed_values() const;
+
   /// The stored object, or null.
   [[nodiscard]] storage::Value object(const ResourceId& rid,
                                       std::string_view namespace_name,
@@ -222,8 +259,18 @@ class CacheCore {
   /// object at `rv` was deleted since, and must not be written back).
   [[nodiscard]] bool known_gone(const std::string& resource_prefix,
                                 const ResourceId& rid,
-                                const nlohmann::json& object,
-                                std::string_view rv) const;
+                                const std::string& key,
+                                const ObjectFacts& object,
+                                std::string_view bytes) const;
+  /// Under the resource mutex: after a write under `prefix`, makes the index entries under it
+  /// those of the store; `fresh` gives the facts of the objects just written.
+  void reindex(const std::string& prefix,
+               const std::map<std::string, std::shared_ptr<const ObjectFacts>>& fresh,
+               kube::ResourceRef ref);
+  void unindex(const std::string& key);
+  /// A watch's DELETED removed `key` at `rv`: until evicted, older states of it are not
+  /// written back (a LIST answered before the delete and committed after it).
+  void remember_deletion(const std::string& key, std::string_view rv);
   [[nodiscard]] static Result<std::string> part_key(const std::string& resource_prefix,
                                                     const Part& part);
 
@@ -238,6 +285,20 @@ class CacheCore {
 
   mutable std::mutex parts_mutex_;
   std::map<std::string, std::vector<PartEntry>> parts_;  // by resource prefix
+
+  struct Indexed {
+    storage::Value value;  // the bytes the facts describe (shared with the store)
+    std::shared_ptr<const ObjectFacts> facts;
+  };
+  mutable std::shared_mutex index_mutex_;
+  std::map<std::string, Indexed, std::less<>> index_;  // by object key
+
+  // Recent deletions by watches: key → RV of the DELETED, oldest evicted first.
+  static constexpr std::size_t kMaxDeletions = 4096;
+  mutable std::mutex deletions_mutex_;
+  std::map<std::string, std::string> deletions_;
+  std::vector<std::string> deletion_order_;  // ring of keys, kMaxDeletions long
+  std::size_t deletion_next_ = 0;
 
   mutable std::mutex lease_mutex_;
   std::map<std::string, std::string> leases_;

@@ -219,11 +219,8 @@ class Offline {
   [[nodiscard]] std::vector<storage::Value> selected(const Part& part) const {
     std::vector<storage::Value> out;
     for (auto& object : core_.objects(rid_, part.namespace_name)) {
-      if (!part.unselective()) {
-        auto parsed = parse_json(*object.value);
-        if (!parsed || !part.contains(*parsed, rid_.ref())) {
-          continue;
-        }
+      if (!part.unselective() && !core_.selects(rid_, part, object)) {
+        continue;  // decided from the object index: stored bytes are not parsed
       }
       out.push_back(std::move(object.value));
     }

@@ -1,11 +1,15 @@
 #include "src/apps/hub/cache/recorders.hpp"
 
 #include <exception>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -94,6 +98,16 @@ std::string check_object(json& object,
   return {};
 }
 
+// After a body this large is freed, free heap pages go back to the system: the parse of a big
+// LIST leaves megabytes in malloc's arenas that a small node would otherwise keep as RSS.
+constexpr std::size_t kTrimAfterBytes = std::size_t{1} << 20U;
+
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 /// Never throws into the proxy: every failure stops this recorder and is counted.
 class GuardedRecorder : public ResponseRecorder {
  public:
@@ -171,7 +185,14 @@ class BufferedRecorder : public GuardedRecorder {
     }
     body_.append(piece);
   }
-  void end() final { complete(body_); }
+  void end() final {
+    complete(body_);
+    const bool large = body_.capacity() >= kTrimAfterBytes;
+    std::string().swap(body_);
+    if (large) {
+      release_free_memory();
+    }
+  }
   virtual void complete(std::string_view body) = 0;
 
  private:
@@ -250,7 +271,20 @@ class ListRecorder final : public BufferedRecorder {
 
  private:
   void complete(std::string_view body) override {
-    auto list = parse_json(body);
+    // Items are taken out of the parse one by one (stored form and facts), so a LIST of
+    // thousands of objects never exists as one DOM: only the body and the stored bytes do.
+    std::optional<json> list;
+    if (nesting_within_limit(body)) {
+      list = json::parse(
+          body,
+          [this](int depth, json::parse_event_t event, json& parsed) {
+            return on_parse(depth, event, parsed);
+          },
+          /*allow_exceptions=*/false);
+      if (list->is_discarded()) {
+        list.reset();
+      }
+    }
     if (!list || !list->is_object()) {
       rejected("LIST " + rid_.group_resource(), "the body is not a JSON object");
       return;
@@ -266,40 +300,87 @@ class ListRecorder final : public BufferedRecorder {
     }
     const json* meta = metadata_of(*list);
     auto items = list->find("items");
-    if (meta == nullptr || items == list->end() || !(items->is_array() || items->is_null())) {
+    if (meta == nullptr || items == list->end() || !(items->is_array() || items->is_null()) ||
+        items_keys_ != 1) {
       rejected("LIST " + rid_.group_resource(), "no metadata or items");
       return;
     }
     PartRecord record{part_, string_field(*meta, "resourceVersion"),
                       kind.substr(0, kind.size() - 4), rid_.api_version()};
     const bool paginated = continued_ || !string_field(*meta, "continue").empty();
-
-    std::map<std::string, CacheCore::Item> objects;
-    if (items->is_array()) {
-      for (auto& item : *items) {
-        if (auto why = check_object(item, rid_, part_.namespace_name, {}, record.kind);
-            !why.empty()) {
-          rejected("LIST " + rid_.group_resource(), "an item: " + why);
-          return;
-        }
-        const json* item_meta = metadata_of(item);
-        auto key = CacheCore::object_key(rid_, string_field(*item_meta, "namespace"),
-                                         string_field(*item_meta, "name"));
-        if (!key) {
-          rejected("LIST " + rid_.group_resource(), key.error().what());
-          return;
-        }
-        std::string rv = kube::resource_version_of(item);
-        std::string bytes = item.dump();
-        objects[*key] = CacheCore::Item{std::move(bytes), std::move(rv), std::move(item)};
-      }
+    // Items before "kind" (no apiserver sends them so) had to wait for it.
+    for (auto& item : early_) {
+      add_item(item, record.kind);
     }
-    core().commit_list(rid_, record, std::move(objects), nullptr, paginated);
+    early_.clear();
+    if (!item_error_.empty()) {
+      rejected("LIST " + rid_.group_resource(), item_error_);
+      return;
+    }
+    core().commit_list(rid_, record, std::move(objects_), nullptr, paginated);
+  }
+
+  // The parser's callback: remembers the list's kind, hands each element of the top-level
+  // "items" to add_item() and drops it from the DOM.
+  bool on_parse(int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key) {
+      top_key_ = parsed.is_string() ? parsed.get<std::string>() : std::string();
+      items_keys_ += top_key_ == "items" ? 1 : 0;
+      return true;
+    }
+    if (depth == 1 && event == json::parse_event_t::value && top_key_ == "kind" &&
+        parsed.is_string()) {
+      const auto& kind = parsed.get_ref<const std::string&>();
+      item_kind_ = kind.size() > 4 && kind.ends_with("List") ? kind.substr(0, kind.size() - 4)
+                                                             : std::string();
+      kind_seen_ = true;
+      return true;
+    }
+    const bool element =
+        depth == 2 && top_key_ == "items" &&
+        (event == json::parse_event_t::object_end || event == json::parse_event_t::array_end ||
+         event == json::parse_event_t::value);
+    if (!element) {
+      return true;
+    }
+    if (kind_seen_) {
+      add_item(parsed, item_kind_);
+    } else {
+      early_.push_back(std::move(parsed));
+    }
+    return false;
+  }
+
+  void add_item(json& item, std::string_view item_kind) {
+    if (!item_error_.empty()) {
+      return;  // the list is refused whole: no need to look further
+    }
+    if (auto why = check_object(item, rid_, part_.namespace_name, {}, item_kind); !why.empty()) {
+      item_error_ = "an item: " + why;
+      return;
+    }
+    const json* item_meta = metadata_of(item);
+    auto key = CacheCore::object_key(rid_, string_field(*item_meta, "namespace"),
+                                     string_field(*item_meta, "name"));
+    if (!key) {
+      item_error_ = key.error().what();
+      return;
+    }
+    auto facts = std::make_shared<const ObjectFacts>(ObjectFacts::of(item, rid_.ref()));
+    objects_[*key] = CacheCore::Item{item.dump(), std::move(facts)};
   }
 
   ResourceId rid_;
   Part part_;
   bool continued_;
+  // State of the parse in complete().
+  std::string top_key_;     // the last key of the list object
+  int items_keys_ = 0;      // how many "items" keys it has (a duplicate would merge two lists)
+  bool kind_seen_ = false;  // "kind" came before the items
+  std::string item_kind_;   // "Pod" of "PodList"
+  std::vector<json> early_;
+  std::string item_error_;
+  std::map<std::string, CacheCore::Item> objects_;
 };
 
 /// A discovery document or /version, kept as sent.
@@ -377,15 +458,10 @@ class WatchRecorder final : public GuardedRecorder {
     } else {
       kind_ = std::string(builtin_kind(rid_.group, rid_.resource));
     }
-    if (!initial_) {
-      // Continuing from where a recorded LIST (or an earlier watch) of this very part left off:
-      // no event in between is missing, so each event moves the part forward.
-      if (auto record = this->core().exact(rid_, part_); record) {
-        const auto order = kube::compare_resource_versions(rv, record->resource_version);
-        tracking_ =
-            order == std::partial_ordering::less || order == std::partial_ordering::equivalent;
-      }
-    }
+    start_rv_ = rv;
+    // With initial events the part is tracked from their end bookmark on, never by resuming.
+    broken_ = initial_;
+    check_tracking();
   }
 
  private:
@@ -435,6 +511,21 @@ class WatchRecorder final : public GuardedRecorder {
 
   void finish_part() { core().flush_part(rid_, part_); }
 
+  // Continuing from where a recorded LIST (or an earlier watch) of this very part left off: no
+  // event in between is missing, so each event moves the part forward. Checked again at each
+  // event until true: the LIST this watch resumes from may be committed after the watch began
+  // (the proxy answers the client before it records).
+  void check_tracking() {
+    if (tracking_ || broken_) {
+      return;
+    }
+    if (auto record = core().exact(rid_, part_); record) {
+      const auto order = kube::compare_resource_versions(start_rv_, record->resource_version);
+      tracking_ =
+          order == std::partial_ordering::less || order == std::partial_ordering::equivalent;
+    }
+  }
+
   // Applies one event line; false when the stream cannot be trusted any further.
   bool event(std::string_view line) {
     if (trim(line).empty()) {
@@ -478,14 +569,18 @@ class WatchRecorder final : public GuardedRecorder {
     if (written == CacheCore::Write::Failed) {
       // The view misses this event: it can no longer claim to be complete at later RVs.
       tracking_ = false;
+      broken_ = true;
       initial_ = false;
       return true;
     }
     ++core().counters().watch_events_recorded;
     if (initial_) {
       initial_event(type, ns, name);
-    } else if (tracking_) {
-      core().advance(rid_, part_, rv);
+    } else {
+      check_tracking();
+      if (tracking_) {
+        core().advance(rid_, part_, rv);
+      }
     }
     return true;
   }
@@ -532,6 +627,9 @@ class WatchRecorder final : public GuardedRecorder {
       tracking_ = true;
       return true;
     }
+    if (!initial_) {
+      check_tracking();
+    }
     if (tracking_) {
       core().advance(rid_, part_, rv);
       finish_part();
@@ -544,6 +642,8 @@ class WatchRecorder final : public GuardedRecorder {
   std::string kind_;
   bool initial_ = false;   // in the initial events of a watch from "" / "0" / sendInitialEvents
   bool tracking_ = false;  // each event moves the part's RV forward
+  bool broken_ = false;    // never tracks by resuming (initial events, or a write failed)
+  std::string start_rv_;   // the RV the watch started from
   std::set<std::string> seen_;
   std::size_t seen_bytes_ = 0;
   std::string buffer_;
