@@ -1,72 +1,11 @@
 #include "src/apps/controller/metrics.hpp"
 
-#include <cstdio>
+#include "yurt/base/prometheus.hpp"
 
 namespace yurt::controller {
 
-namespace {
-
-// Prometheus text format 0.0.4: label values escape backslash, double quote and newline.
-std::string escape(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-class Writer {
- public:
-  void family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-  }
-  void sample(std::string_view name,
-              const std::vector<std::pair<std::string_view, std::string>>& labels,
-              double value) {
-    out_ += name;
-    if (!labels.empty()) {
-      out_ += '{';
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (i != 0) {
-          out_ += ',';
-        }
-        out_ += labels[i].first;
-        out_ += "=\"";
-        out_ += escape(labels[i].second);
-        out_ += '"';
-      }
-      out_ += '}';
-    }
-    char buf[64];
-    std::snprintf(buf, sizeof buf, " %.17g\n", value);
-    out_ += buf;
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-}  // namespace
-
 std::string ControllerMetrics::render(const NodeLifecycle* lifecycle) const {
-  Writer w;
+  PromWriter w;
   w.family("yurt_controller_leader", "gauge", "1 while this replica holds the leader lease.");
   w.sample("yurt_controller_leader", {}, leader_ ? 1 : 0);
 
@@ -127,7 +66,7 @@ std::string ControllerMetrics::render(const NodeLifecycle* lifecycle) const {
       w.sample("yurt_controller_zone_taint_rate", {{"zone", z.zone}}, z.taint_rate);
     }
   }
-  return w.take();
+  return w.str();
 }
 
 }  // namespace yurt::controller

@@ -1,28 +1,7 @@
 #include "src/apps/hub/metrics.hpp"
 
-#include <cmath>
-#include <cstdio>
-
 namespace yurt::hub {
 namespace {
-
-void append_escaped(std::string& out, std::string_view v) {
-  for (const char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
 
 std::string_view bounded_verb(std::string_view verb) {
   static constexpr std::string_view kKnown[] = {
@@ -37,36 +16,6 @@ std::string_view bounded_verb(std::string_view verb) {
 }
 
 }  // namespace
-
-void PromWriter::family(std::string_view name, std::string_view type, std::string_view help) {
-  out_.append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-}
-
-void PromWriter::sample(std::string_view name, const Labels& labels, double value) {
-  out_.append(name);
-  if (!labels.empty()) {
-    out_ += '{';
-    bool first = true;
-    for (const auto& [k, v] : labels) {
-      if (!first) {
-        out_ += ',';
-      }
-      first = false;
-      out_.append(k).append("=\"");
-      append_escaped(out_, v);
-      out_ += '"';
-    }
-    out_ += '}';
-  }
-  char buf[64];
-  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
-    std::snprintf(buf, sizeof buf, " %.0f\n", value);
-  } else {
-    std::snprintf(buf, sizeof buf, " %g\n", value);
-  }
-  out_ += buf;
-}
 
 void HubMetrics::count_request(std::string_view component,
                                std::string_view verb,

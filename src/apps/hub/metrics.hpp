@@ -11,20 +11,11 @@
 #include <tuple>
 #include <vector>
 
+#include "yurt/base/prometheus.hpp"
+
 namespace yurt::hub {
 
-/// Writes the Prometheus text format (version 0.0.4): `# HELP`, `# TYPE`, then samples with
-/// label values escaped.
-class PromWriter {
- public:
-  using Labels = std::vector<std::pair<std::string_view, std::string_view>>;
-  void family(std::string_view name, std::string_view type, std::string_view help);
-  void sample(std::string_view name, const Labels& labels, double value);
-  [[nodiscard]] const std::string& str() const noexcept { return out_; }
-
- private:
-  std::string out_;
-};
+using yurt::PromWriter;
 
 /// Counters updated on the request path.
 ///

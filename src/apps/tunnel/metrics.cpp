@@ -1,35 +1,8 @@
 #include "src/apps/tunnel/metrics.hpp"
 
-#include <cmath>
-#include <cstdio>
+#include "yurt/base/prometheus.hpp"
 
 namespace yurt::tunnel_app {
-
-namespace {
-
-void escape_label(std::string& out, std::string_view value) {
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-}
-
-std::string number(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    return std::to_string(static_cast<long long>(v));
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-}  // namespace
 
 std::string Metrics::label_text(const Labels& labels) {
   if (labels.empty()) {
@@ -44,7 +17,7 @@ std::string Metrics::label_text(const Labels& labels) {
     first = false;
     out += k;
     out += "=\"";
-    escape_label(out, v);
+    append_prometheus_label_value(out, v);
     out += '"';
   }
   out += '}';
@@ -99,7 +72,7 @@ std::string Metrics::render() const {
       out += name + " 0\n";
     }
     for (const auto& [labels, v] : f.samples) {
-      out += name + labels + " " + number(v) + "\n";
+      out += name + labels + " " + format_prometheus_value(v) + "\n";
     }
   }
   return out;

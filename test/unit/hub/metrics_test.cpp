@@ -11,16 +11,6 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-TEST(PromWriter, FamiliesSamplesAndEscaping) {
-  PromWriter w;
-  w.family("x_total", "counter", "Things.");
-  w.sample("x_total", {{"a", "q\"uo\\te\nnl"}}, 3);
-  w.sample("x_total", {}, 0.5);
-  EXPECT_EQ(w.str(),
-            "# HELP x_total Things.\n# TYPE x_total counter\n"
-            "x_total{a=\"q\\\"uo\\\\te\\nnl\"} 3\nx_total 0.5\n");
-}
-
 TEST(HubMetrics, CountsByComponentVerbCode) {
   HubMetrics m;
   m.count_request("kubelet", "list", "200");
