@@ -183,11 +183,14 @@ if [[ " $PARTS " == *" egress "* ]]; then
   carried=$(($(server_metric 'yurt_tunnel_server_streams_total{entry="egress",route="tunnel"}') - ${carried:-0}))
   ((carried >= 8)) || fail "only $carried connections went through an agent: the kubectl calls took another path"
   # The selector sends control-plane kubelets' traffic to the server too: it dials cloud nodes.
-  # kube-apiserver was just restarted with the selector: its mirror pod may still show the old
-  # container for a moment ("container … is not available").
-  until_true 60 kubectl -n kube-system logs "kube-apiserver-$MASTER_NODE" --tail=1 ||
-    fail "kubectl logs of a pod on the cloud node $MASTER_NODE failed for 60 s: $(kubectl -n kube-system logs "kube-apiserver-$MASTER_NODE" --tail=1 2>&1 | tail -1)"
-  observe "kubectl logs of kube-apiserver on $MASTER_NODE (a cloud node): dialled directly by the server ($(server_metric 'yurt_tunnel_server_streams_total{entry="egress",route="direct"}') so far)"
+  # kube-scheduler, not kube-apiserver: the apiserver was just restarted with the selector and its
+  # mirror pod can show the gone container for minutes ("container … is not available").
+  direct=$(server_metric 'yurt_tunnel_server_streams_total{entry="egress",route="direct"}')
+  until_true 60 kubectl -n kube-system logs "kube-scheduler-$MASTER_NODE" --tail=1 ||
+    fail "kubectl logs of a pod on the cloud node $MASTER_NODE failed for 60 s: $(kubectl -n kube-system logs "kube-scheduler-$MASTER_NODE" --tail=1 2>&1 | tail -1)"
+  direct=$(($(server_metric 'yurt_tunnel_server_streams_total{entry="egress",route="direct"}') - ${direct:-0}))
+  ((direct >= 1)) || fail "kubectl logs on the cloud node did not go through the server's direct route"
+  observe "kubectl logs of kube-scheduler on $MASTER_NODE (a cloud node): dialled directly by the server"
   observe "server: $carried connections of the above carried through the agent"
 fi
 
