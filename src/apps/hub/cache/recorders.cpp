@@ -1,9 +1,6 @@
 #include "src/apps/hub/cache/recorders.hpp"
 
 #include <exception>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <map>
 #include <set>
 #include <string>
@@ -14,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "yurt/base/log.hpp"
+#include "yurt/base/memory.hpp"
 #include "yurt/base/strings.hpp"
 #include "yurt/kube/errors.hpp"
 #include "yurt/kube/resource_version.hpp"
@@ -102,12 +100,6 @@ std::string check_object(json& object,
 // LIST leaves megabytes in malloc's arenas that a small node would otherwise keep as RSS.
 constexpr std::size_t kTrimAfterBytes = std::size_t{1} << 20U;
 
-void release_free_memory() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
-
 /// Never throws into the proxy: every failure stops this recorder and is counted.
 class GuardedRecorder : public ResponseRecorder {
  public:
@@ -190,7 +182,7 @@ class BufferedRecorder : public GuardedRecorder {
     const bool large = body_.capacity() >= kTrimAfterBytes;
     std::string().swap(body_);
     if (large) {
-      release_free_memory();
+      release_free_heap();
     }
   }
   virtual void complete(std::string_view body) = 0;
