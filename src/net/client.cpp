@@ -27,6 +27,7 @@
 #include "yurt/base/log.hpp"
 #include "yurt/net/errc.hpp"
 
+#include "src/net/direct_tls.hpp"
 #include "src/net/streams.hpp"
 #include "src/net/timeout.hpp"
 #include "src/net/tls_internal.hpp"
@@ -270,6 +271,20 @@ asio::awaitable<Result<ConnectionPtr>> ClientPool::connect(Origin origin) {
   }
   if (origin.tls->is_server()) {
     co_return fail(Errc::InvalidArgument, "origin " + authority + " has a server TlsContext");
+  }
+  if (settings.direct_tls) {
+    auto direct = std::make_unique<DirectTlsStream>(
+        std::move(socket), detail::TlsAccess::snapshot(*origin.tls), DirectTlsStream::Role::Client);
+    if (auto r = prepare_client_stream(direct->native_handle(), *origin.tls, origin.host); !r) {
+      co_return r.error();
+    }
+    auto [dec] = co_await direct->async_handshake(kUse);
+    if (dec) {
+      co_return Error(dec, "tls handshake with " + authority +
+                               handshake_failure(direct->native_handle(), dec));
+    }
+    c->stream = AnyStream(std::move(direct));
+    co_return c;
   }
   auto tls =
       std::make_unique<TlsStream>(std::move(socket), detail::TlsAccess::snapshot(*origin.tls));

@@ -21,6 +21,7 @@ namespace yurt::net {
 
 struct DirectTlsStream::Access {
   static SSL* ssl(DirectTlsStream& s) noexcept { return s.ssl_; }
+  static BioState& bio(DirectTlsStream& s) noexcept { return s.bio_; }
   static asio::ip::tcp::socket& socket(DirectTlsStream& s) noexcept { return s.socket_; }
 };
 
@@ -34,6 +35,11 @@ using boost::system::error_code;
 int bio_write(BIO* bio, const char* data, int size) {
   auto* state = static_cast<DirectTlsStream::BioState*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  // Behind records not yet sent (a write waiting for the socket), nothing may overtake them.
+  if (state->corked || state->sent < state->pending.size()) {
+    state->pending.append(data, static_cast<std::size_t>(size));
+    return size;
+  }
   ssize_t n = ::send(state->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
     BIO_set_retry_write(bio);
@@ -88,6 +94,12 @@ const BIO_METHOD* socket_bio_method() {
 }
 
 enum class Kind { Handshake, Read, Write, Shutdown };
+
+// With read-ahead, one recv(2) takes up to this much (four full records and their overhead).
+constexpr std::size_t kReadAheadBytes = 4 * (16 * 1024 + 256);
+// A write encodes records until this much is waiting, then sends it at once: above a 64 KiB
+// write and its framing (the tunnel's batches), so a batch is one send, not a send and a crumb.
+constexpr std::size_t kCoalesceBytes = 96 * 1024;
 
 // What a failed SSL_* call means, in the error codes Asio's ssl::stream reports.
 error_code failure(int ssl_error, int sys_errno) {
@@ -158,36 +170,81 @@ class SslOp {
   // Returns true when it started a wait; otherwise result_ and bytes_ are final.
   template <class Self>
   bool attempt(Self& self) {
+    if (!encoded_ && encode(self)) {
+      return true;
+    }
+    if constexpr (K == Kind::Write || K == Kind::Shutdown) {
+      if (encoded_) {
+        return flush(self);
+      }
+    }
+    return false;
+  }
+
+  // The OpenSSL call; true when it started a wait. A write or shutdown only encodes here (the
+  // BIO is corked): flush() sends the records.
+  template <class Self>
+  bool encode(Self& self) {
     SSL* ssl = DirectTlsStream::Access::ssl(*stream_);
+    auto& bio = DirectTlsStream::Access::bio(*stream_);
     ERR_clear_error();
     errno = 0;
     int r = 0;
-    std::size_t n = 0;
     if constexpr (K == Kind::Handshake) {
       r = SSL_do_handshake(ssl);
     } else if constexpr (K == Kind::Read) {
       if (read_.size() == 0) {
         return false;
       }
+      std::size_t n = 0;
       r = SSL_read_ex(ssl, read_.data(), read_.size(), &n);
+      if (r > 0) {
+        // Records already read ahead go out in this completion, not one resumption each. A
+        // failure here (close_notify, an alert) is sticky: the next read reports it.
+        auto* data = static_cast<char*>(read_.data());
+        std::size_t more = 0;
+        while (n < read_.size() && SSL_has_pending(ssl) == 1 &&
+               SSL_read_ex(ssl, data + n, read_.size() - n, &more) == 1) {
+          n += more;
+        }
+        ERR_clear_error();
+        bytes_ = n;
+      }
     } else if constexpr (K == Kind::Write) {
       if (write_.size() == 0) {
         return false;
       }
-      r = SSL_write_ex(ssl, write_.data(), write_.size(), &n);
+      const auto* data = static_cast<const char*>(write_.data());
+      std::size_t n = 0;
+      bio.corked = true;
+      while (n < write_.size() && (n == 0 || bio.pending.size() < kCoalesceBytes)) {
+        std::size_t record = 0;  // one record per call (SSL_MODE_ENABLE_PARTIAL_WRITE)
+        r = SSL_write_ex(ssl, data + n, write_.size() - n, &record);
+        if (r <= 0) {
+          break;
+        }
+        n += record;
+      }
+      bio.corked = false;
+      if (n > 0) {
+        r = 1;  // a failure after some records: reported by the next write
+        bytes_ = n;
+      }
     } else {
       // A half-close sends close_notify and must not read the peer's: that would consume
       // application data the pending read is waiting for. Claiming the peer's close_notify
       // already arrived makes SSL_shutdown only write; the flag is restored at once.
       int before = SSL_get_shutdown(ssl);
       SSL_set_shutdown(ssl, before | SSL_RECEIVED_SHUTDOWN);
+      bio.corked = true;
       r = SSL_shutdown(ssl);
+      bio.corked = false;
       SSL_set_shutdown(
           ssl, (SSL_get_shutdown(ssl) & ~SSL_RECEIVED_SHUTDOWN) | (before & SSL_RECEIVED_SHUTDOWN));
     }
     const int sys_errno = errno;
     if (r > 0) {
-      bytes_ = n;
+      encoded_ = true;
       return false;
     }
     const int err = SSL_get_error(ssl, r);
@@ -201,7 +258,42 @@ class SslOp {
       return true;
     }
     result_ = failure(err, sys_errno);
+    if constexpr (K == Kind::Write || K == Kind::Shutdown) {
+      // This write is over; an alert OpenSSL queued is not worth a wait. (A failed read leaves
+      // the records of a concurrent write alone: its peer's close_notify ends only reading.)
+      drop_pending(bio);
+    }
     return false;
+  }
+
+  // Sends the corked records with as few send(2) calls as the socket takes; true when it
+  // started a wait for the socket to become writable.
+  template <class Self>
+  bool flush(Self& self) {
+    auto& bio = DirectTlsStream::Access::bio(*stream_);
+    while (bio.sent < bio.pending.size()) {
+      const ssize_t n = ::send(bio.fd, bio.pending.data() + bio.sent,
+                               bio.pending.size() - bio.sent, MSG_NOSIGNAL);
+      if (n >= 0) {
+        bio.sent += static_cast<std::size_t>(n);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        DirectTlsStream::Access::socket(*stream_).async_wait(asio::socket_base::wait_write,
+                                                             std::move(self));
+        return true;
+      } else if (errno != EINTR) {
+        result_ = error_code(errno, boost::system::system_category());
+        bytes_ = 0;
+        break;
+      }
+    }
+    drop_pending(bio);
+    return false;
+  }
+
+  static void drop_pending(DirectTlsStream::BioState& bio) {
+    // A quiet connection keeps no buffer (the point of this stream: idle agents).
+    std::string().swap(bio.pending);
+    bio.sent = 0;
   }
 
   template <class Self>
@@ -218,6 +310,7 @@ class SslOp {
   asio::const_buffer write_;
   bool started_ = false;
   bool finished_ = false;
+  bool encoded_ = false;  // the OpenSSL call succeeded; a write or shutdown may still be sending
   error_code result_;
   std::size_t bytes_ = 0;
 };
@@ -257,8 +350,10 @@ DirectTlsStream::DirectTlsStream(asio::ip::tcp::socket socket,
   // buffer at another address (AnyStream copies buffer descriptors, never the bytes).
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                          SSL_MODE_RELEASE_BUFFERS);
-  // Read whole socket buffers, not a 5-byte header and then the record: half the syscalls.
+  // Read whole socket buffers, not a 5-byte header and then the record: half the syscalls; up to
+  // four full records per recv (the buffer exists only while data flows: RELEASE_BUFFERS).
   SSL_set_read_ahead(ssl_, 1);
+  SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
   if (role == Role::Server) {
     SSL_set_accept_state(ssl_);
   } else {

@@ -1,6 +1,7 @@
 #include "yurt/net/splice.hpp"
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,8 +21,11 @@ namespace {
 
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
-// 16 KiB: one TLS record's worth of plaintext, so a TLS side is read and written record by record.
+// 16 KiB (one TLS record's worth of plaintext) while little flows; a read that fills it switches
+// to 64 KiB for bulk data, so a busy pump makes a quarter of the reads and writes (each a trip
+// through the network stack), and a quiet one gives the large buffer back.
 constexpr std::size_t kPumpBuffer = 16 * 1024;
+constexpr std::size_t kBulkPumpBuffer = 64 * 1024;
 
 struct Shared {
   AnyStream a;
@@ -51,12 +55,15 @@ asio::awaitable<void> pump(Shared& s, bool a_to_b, std::uint64_t& counter) {
   AnyStream& to = a_to_b ? s.b : s.a;
   const char* from_name = a_to_b ? "a" : "b";
   const char* to_name = a_to_b ? "b" : "a";
-  std::array<char, kPumpBuffer> buffer;
+  std::array<char, kPumpBuffer> small;
+  std::unique_ptr<char[]> bulk;
   for (;;) {
-    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer), kUse);
+    char* buffer = bulk ? bulk.get() : small.data();
+    const std::size_t size = bulk ? kBulkPumpBuffer : small.size();
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer, size), kUse);
     if (n > 0) {
       s.active();
-      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), kUse);
+      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer, n), kUse);
       counter += written;
       if (wec) {
         s.fail(Error(wec, std::string("splice: write ") + to_name));
@@ -75,6 +82,11 @@ asio::awaitable<void> pump(Shared& s, bool a_to_b, std::uint64_t& counter) {
     if (rec) {
       s.fail(Error(rec, std::string("splice: read ") + from_name));
       co_return;
+    }
+    if (!bulk && n == size) {
+      bulk = std::make_unique_for_overwrite<char[]>(kBulkPumpBuffer);
+    } else if (bulk && n < kPumpBuffer) {
+      bulk.reset();
     }
   }
 }

@@ -329,7 +329,10 @@ std::shared_ptr<ssl::context> detail::TlsAccess::snapshot(const TlsContext& cont
 Result<void> prepare_client_stream(TlsStream& stream,
                                    const TlsContext& context,
                                    const std::string& host) {
-  SSL* ssl = stream.stream().native_handle();
+  return prepare_client_stream(stream.stream().native_handle(), context, host);
+}
+
+Result<void> prepare_client_stream(SSL* ssl, const TlsContext& context, const std::string& host) {
   const std::string& name = context.server_name().empty() ? host : context.server_name();
   boost::system::error_code ec;
   auto address = asio::ip::make_address(name, ec);

@@ -28,6 +28,9 @@ struct TlsAccess {
 [[nodiscard]] Result<void> prepare_client_stream(TlsStream& stream,
                                                  const TlsContext& context,
                                                  const std::string& host);
+[[nodiscard]] Result<void> prepare_client_stream(ssl_st* ssl,
+                                                 const TlsContext& context,
+                                                 const std::string& host);
 
 /// Why a handshake failed, in words: OpenSSL's reason and, for verification failures, the
 /// X.509 verify result ("certificate verify failed: hostname mismatch").

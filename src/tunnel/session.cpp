@@ -38,6 +38,12 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kChunk = 16 * 1024;
 // A write to the transport gathers up to this much, so small frames share a TLS record.
 constexpr std::size_t kBatchTarget = 64 * 1024;
+// asio::async_write's own completion conditions give a stream at most 64 KiB per write_some;
+// a batch (a maximal frame, its header, control frames) goes in one, so that a direct TLS
+// transport sends it with one send(2) rather than 64 KiB and then a 10-byte crumb.
+constexpr auto kWholeBatch = [](const boost::system::error_code& ec, std::size_t) -> std::size_t {
+  return ec ? 0 : std::size_t{1} << 20U;
+};
 constexpr std::size_t kReadBuffer = 64 * 1024;
 constexpr std::size_t kIdleReadBuffer = 4 * 1024;
 // Version 1 defines no capability bits; HELLO_ACK echoes the ones we share (none).
@@ -618,9 +624,12 @@ void SessionCore::fill_batch(std::string& batch) {
       if (st->send_window <= 0) {
         continue;  // WINDOW_UPDATE makes it ready again
       }
+      // Alone, a stream sends all it has (up to a maximal frame) as one frame: fewer headers,
+      // records and wakeups; with others waiting, it takes its chunk and goes to the back.
+      const std::size_t turn = ready.empty() ? std::size_t{kMaxPayload} : kChunk;
       const std::size_t available = asio::buffer_size(st->write->buffers);
       const std::size_t n =
-          std::min({kChunk, static_cast<std::size_t>(st->send_window), available});
+          std::min({turn, static_cast<std::size_t>(st->send_window), available});
       encode_data_header(st->id, n, batch);
       std::size_t left = n;
       for (const auto& b : st->write->buffers) {
@@ -776,9 +785,10 @@ void SessionCore::consumed(const StreamPtr& st, std::size_t n) {
     return;  // nothing more will arrive on it
   }
   st->unacked += static_cast<std::uint32_t>(n);
-  // Grant credit back in quarters of the window: few WINDOW_UPDATEs, and the sender never waits
-  // for a full round trip with an empty pipe.
-  const auto threshold = std::max<std::uint32_t>(1, settings.initial_window / 4);
+  // Grant credit back in halves of the window: each WINDOW_UPDATE is a record, a send and a
+  // wakeup at the peer (at quarters, one per 64 KiB frame of a bulk stream); the sender still
+  // has the other half to send while it travels.
+  const auto threshold = std::max<std::uint32_t>(1, settings.initial_window / 2);
   if (st->unacked >= threshold) {
     send(WindowUpdate{st->id, st->unacked});
     st->recv_window += st->unacked;
@@ -992,7 +1002,7 @@ asio::awaitable<void> writer_task(std::shared_ptr<SessionCore> s) {
     if (batch.empty()) {
       continue;
     }
-    auto [ec, n] = co_await asio::async_write(s->transport, asio::buffer(batch), kUse);
+    auto [ec, n] = co_await asio::async_write(s->transport, asio::buffer(batch), kWholeBatch, kUse);
     if (ec) {
       if (!s->transport_closed) {
         s->fail(yurt::fail(Errc::SessionClosed, "write to peer: " + ec.message()), std::nullopt,

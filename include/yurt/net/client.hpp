@@ -45,6 +45,10 @@ struct ClientSettings {
   /// timeout) for one to be released. Watches hold theirs for minutes: size accordingly.
   std::size_t max_connections = 512;
   std::size_t max_header_bytes = 1 << 20;  ///< response header limit (Go's default)
+  /// TLS run by OpenSSL on the socket (net's DirectTlsStream) instead of Asio's ssl::stream: no
+  /// transfer buffers kept per connection, and a write's records leave in one send(2). For few,
+  /// long-lived, bulk connections taken with take_stream() (the tunnel agent's).
+  bool direct_tls = false;
   /// request() only: a response body beyond this fails with Errc::TooLarge (stream bigger
   /// ones with open()).
   std::size_t max_body_bytes = std::size_t{1} << 30;

@@ -212,6 +212,7 @@ struct TunnelAgent::Impl {
     net::ClientSettings cs;
     cs.connect_timeout = settings.dial_timeout;
     cs.response_header_timeout = settings.dial_timeout;
+    cs.direct_tls = true;  // the tunnel: one long-lived bulk connection per server
     client = std::make_unique<net::HttpClient>(ex, cs);
     for (const auto& server : settings.servers) {
       links[server] = LinkState::Idle;

@@ -743,11 +743,13 @@ TEST_F(ScriptedPeer, ReadingGrantsCreditBack) {
     YURT_CO_EXPECT(eventually([&] { return stream->buffered() == 1000; }));
     char buffer[300];
     auto n = co_await stream->read_some(asio::buffer(buffer));
-    EXPECT_EQ(n.value(), 300U);  // ≥ a quarter of the window: credit goes back
+    EXPECT_EQ(n.value(), 300U);  // below half the window: no credit yet
+    n = co_await stream->read_some(asio::buffer(buffer, 200));
+    EXPECT_EQ(n.value(), 200U);  // half the window read: credit goes back, all of it
     auto update = co_await peer->read_until(FrameType::WindowUpdate);
     YURT_CO_ASSERT(update);
-    EXPECT_EQ(*update, Frame(WindowUpdate{1, 300}));
-    peer->send(Data{1, std::string(300, 'b')});  // exactly the returned credit
+    EXPECT_EQ(*update, Frame(WindowUpdate{1, 500}));
+    peer->send(Data{1, std::string(500, 'b')});  // exactly the returned credit
     co_await peer->flush();
     YURT_CO_EXPECT(eventually([&] { return stream->buffered() == 1000; }));
     EXPECT_EQ(session->state(), SessionState::Open);
