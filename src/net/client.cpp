@@ -280,8 +280,8 @@ asio::awaitable<Result<ConnectionPtr>> ClientPool::connect(Origin origin) {
     }
     auto [dec] = co_await direct->async_handshake(kUse);
     if (dec) {
-      co_return Error(dec, "tls handshake with " + authority +
-                               handshake_failure(direct->native_handle(), dec));
+      co_return Error(
+          dec, "tls handshake with " + authority + handshake_failure(direct->native_handle(), dec));
     }
     c->stream = AnyStream(std::move(direct));
     co_return c;

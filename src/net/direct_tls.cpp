@@ -272,8 +272,8 @@ class SslOp {
   bool flush(Self& self) {
     auto& bio = DirectTlsStream::Access::bio(*stream_);
     while (bio.sent < bio.pending.size()) {
-      const ssize_t n = ::send(bio.fd, bio.pending.data() + bio.sent,
-                               bio.pending.size() - bio.sent, MSG_NOSIGNAL);
+      const ssize_t n = ::send(bio.fd, bio.pending.data() + bio.sent, bio.pending.size() - bio.sent,
+                               MSG_NOSIGNAL);
       if (n >= 0) {
         bio.sent += static_cast<std::size_t>(n);
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {

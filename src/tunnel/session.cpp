@@ -628,8 +628,7 @@ void SessionCore::fill_batch(std::string& batch) {
       // records and wakeups; with others waiting, it takes its chunk and goes to the back.
       const std::size_t turn = ready.empty() ? std::size_t{kMaxPayload} : kChunk;
       const std::size_t available = asio::buffer_size(st->write->buffers);
-      const std::size_t n =
-          std::min({turn, static_cast<std::size_t>(st->send_window), available});
+      const std::size_t n = std::min({turn, static_cast<std::size_t>(st->send_window), available});
       encode_data_header(st->id, n, batch);
       std::size_t left = n;
       for (const auto& b : st->write->buffers) {

@@ -45,8 +45,8 @@ TEST(ReleaseFreeHeap, GivesFreedHeapPagesBackToTheSystem) {
   release_free_heap();
   const long released = rss_kib();
   std::free(pin);
-  EXPECT_GT(kept - released, 16 * 1024) << "RSS " << kept << " KiB before, " << released
-                                        << " KiB after";
+  EXPECT_GT(kept - released, 16 * 1024)
+      << "RSS " << kept << " KiB before, " << released << " KiB after";
 #endif
 }
 
