@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "src/kube/json_util.hpp"
 #include "src/kube/text.hpp"
@@ -1054,6 +1055,28 @@ Result<FieldSelector> FieldSelector::parse(std::string_view selector) {
     out.requirements_.push_back(std::move(r));
   }
   return out;
+}
+
+std::span<const std::string_view> selectable_fields(ResourceRef resource) {
+  // The labels of each table above, gathered once (kResources order, then the default).
+  static const auto labels = [] {
+    std::array<std::vector<std::string_view>, kResources.size() + 1> all;
+    auto gather = [](std::span<const FieldSpec> fields) {
+      std::vector<std::string_view> out;
+      for (const auto& f : fields) {
+        out.push_back(f.label);
+      }
+      return out;
+    };
+    for (std::size_t i = 0; i < kResources.size(); ++i) {
+      all[i] = gather(kResources[i].fields);
+    }
+    all.back() = gather(kDefaultFields);
+    return all;
+  }();
+  const ResourceSpec* spec = find_resource(resource);
+  return spec != nullptr ? labels[static_cast<std::size_t>(spec - kResources.data())]
+                         : labels.back();
 }
 
 std::string field_value(const nlohmann::json& object,

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -176,6 +177,11 @@ class FieldSelector {
 [[nodiscard]] std::string field_value(const nlohmann::json& object,
                                       std::string_view field,
                                       ResourceRef resource = {});
+
+/// The field labels the apiserver selects `resource` by (its per-resource selectable fields;
+/// metadata.name and metadata.namespace for any other resource), in a fixed order. An index
+/// keeps field_value(object, label, resource) for each.
+[[nodiscard]] std::span<const std::string_view> selectable_fields(ResourceRef resource);
 
 /// Escapes `\`, `,` and `=` for use as a field selector value (upstream `fields.EscapeValue`).
 [[nodiscard]] std::string escape_field_value(std::string_view value);

@@ -1,5 +1,7 @@
 #include "yurt/kube/selectors.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace yurt::kube {
@@ -243,6 +245,32 @@ TEST(Validation, QualifiedNamesAndValues) {
 }
 
 // ---- field selectors -------------------------------------------------------------------------
+
+TEST(SelectableFields, FollowTheApiserversTablePerResource) {
+  const auto pods = selectable_fields({"", "pods"});
+  EXPECT_NE(std::find(pods.begin(), pods.end(), "spec.nodeName"), pods.end());
+  EXPECT_NE(std::find(pods.begin(), pods.end(), "status.phase"), pods.end());
+  const auto nodes = selectable_fields({"", "nodes"});
+  ASSERT_EQ(nodes.size(), 2U);  // cluster-scoped: no metadata.namespace
+  EXPECT_EQ(nodes[0], "metadata.name");
+  EXPECT_EQ(nodes[1], "spec.unschedulable");
+  const auto jobs = selectable_fields({"batch", "jobs"});
+  EXPECT_NE(std::find(jobs.begin(), jobs.end(), "status.successful"), jobs.end());
+  // Anything else, built-in or not: name and namespace.
+  for (const ResourceRef other :
+       {ResourceRef{"", "configmaps"}, ResourceRef{"example.com", "widgets"}}) {
+    const auto fields = selectable_fields(other);
+    ASSERT_EQ(fields.size(), 2U);
+    EXPECT_EQ(fields[0], "metadata.name");
+    EXPECT_EQ(fields[1], "metadata.namespace");
+  }
+  // Every label is one check_supported() accepts for that resource.
+  for (const auto label : pods) {
+    auto selector = FieldSelector::parse(std::string(label) + "=x");
+    ASSERT_TRUE(selector) << label;
+    EXPECT_TRUE(selector->check_supported({"", "pods"})) << label;
+  }
+}
 
 TEST(FieldSelector, Parses) {
   struct {

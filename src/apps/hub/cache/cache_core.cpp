@@ -113,59 +113,6 @@ std::string resource_prefix_of(std::string_view key) {
 
 // ---- object facts -------------------------------------------------------------------------
 
-std::span<const std::string_view> indexed_fields(kube::ResourceRef ref) {
-  // The labels of kube's selectable-field table (values still come from kube::field_value, so a
-  // label missing here only costs a parse). Events and CSRs are never recorded.
-  static constexpr std::array<std::string_view, 12> kPods{"metadata.name",
-                                                          "metadata.namespace",
-                                                          "spec.nodeName",
-                                                          "spec.host",
-                                                          "spec.restartPolicy",
-                                                          "spec.schedulerName",
-                                                          "spec.serviceAccountName",
-                                                          "spec.hostNetwork",
-                                                          "status.phase",
-                                                          "status.podIP",
-                                                          "status.podIPs",
-                                                          "status.nominatedNodeName"};
-  static constexpr std::array<std::string_view, 2> kNodes{"metadata.name", "spec.unschedulable"};
-  static constexpr std::array<std::string_view, 3> kReplicas{"metadata.name", "metadata.namespace",
-                                                             "status.replicas"};
-  static constexpr std::array<std::string_view, 2> kNamespaces{"metadata.name", "status.phase"};
-  static constexpr std::array<std::string_view, 3> kSecrets{"metadata.name", "metadata.namespace",
-                                                            "type"};
-  static constexpr std::array<std::string_view, 4> kServices{"metadata.name", "metadata.namespace",
-                                                             "spec.clusterIP", "spec.type"};
-  static constexpr std::array<std::string_view, 3> kJobs{"metadata.name", "metadata.namespace",
-                                                         "status.successful"};
-  static constexpr std::array<std::string_view, 2> kDefault{"metadata.name", "metadata.namespace"};
-  const auto is = [&](std::string_view group, std::string_view resource) {
-    return ref.group == group && ref.resource == resource;
-  };
-  if (is("", "pods")) {
-    return kPods;
-  }
-  if (is("", "nodes")) {
-    return kNodes;
-  }
-  if (is("", "replicationcontrollers") || is("apps", "replicasets")) {
-    return kReplicas;
-  }
-  if (is("", "namespaces")) {
-    return kNamespaces;
-  }
-  if (is("", "secrets")) {
-    return kSecrets;
-  }
-  if (is("", "services")) {
-    return kServices;
-  }
-  if (is("batch", "jobs")) {
-    return kJobs;
-  }
-  return kDefault;
-}
-
 ObjectFacts ObjectFacts::of(const json& object, kube::ResourceRef ref) {
   ObjectFacts f;
   if (!object.is_object()) {
@@ -179,7 +126,7 @@ ObjectFacts ObjectFacts::of(const json& object, kube::ResourceRef ref) {
       f.labels = *labels;
     }
   }
-  const auto fields = indexed_fields(ref);
+  const auto fields = kube::selectable_fields(ref);
   f.fields.reserve(fields.size());
   for (const auto field : fields) {
     f.fields.push_back(kube::field_value(object, field, ref));
@@ -245,7 +192,7 @@ std::optional<bool> Part::contains(const ObjectFacts& facts, kube::ResourceRef r
   if (!labels.matches(facts.labels)) {
     return false;
   }
-  const auto indexed = indexed_fields(ref);
+  const auto indexed = kube::selectable_fields(ref);
   for (const auto& r : fields.requirements()) {
     const auto at = std::find(indexed.begin(), indexed.end(), r.field);
     if (at == indexed.end() || facts.fields.size() != indexed.size()) {

@@ -14,7 +14,6 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,18 +51,14 @@ struct ObjectFacts {
   std::string resource_version;
   std::string namespace_name;
   nlohmann::json labels;  ///< `metadata.labels` as stored; null when absent
-  /// kube::field_value() of each of indexed_fields(ref), in that order.
+  /// kube::field_value() of each of kube::selectable_fields(ref), in that order: a selector on
+  /// any other field reads the stored object (correct, only slower).
   std::vector<std::string> fields;
 
   [[nodiscard]] static ObjectFacts of(const nlohmann::json& object, kube::ResourceRef ref);
   /// Parses stored bytes (the slow path: objects written behind the index's back).
   [[nodiscard]] static ObjectFacts parse(std::string_view bytes, kube::ResourceRef ref);
 };
-
-/// The field labels whose values ObjectFacts keeps for a resource: the apiserver's selectable
-/// fields of built-in resources (kube's table); `metadata.name`/`metadata.namespace` otherwise.
-/// A selector on any other field reads the stored object (correct, only slower).
-[[nodiscard]] std::span<const std::string_view> indexed_fields(kube::ResourceRef ref);
 
 /// A selection of one resource: a namespace ("" = all namespaces, or a cluster-scoped
 /// resource) and label and field selectors — what a LIST or WATCH asks for.
