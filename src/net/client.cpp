@@ -216,6 +216,35 @@ struct ClientPool {
   asio::steady_timer slot_freed;  // waiters for a free slot
 };
 
+namespace {
+
+// The client side of each TLS stream kind's handshake.
+auto client_handshake(DirectTlsStream& stream) {
+  return stream.async_handshake(kUse);
+}
+auto client_handshake(TlsStream& stream) {
+  return stream.stream().async_handshake(asio::ssl::stream_base::client, kUse);
+}
+
+// SNI and the name to verify, then the handshake.
+template <class Stream>
+asio::awaitable<Result<AnyStream>> client_tls(std::unique_ptr<Stream> stream,
+                                              const TlsContext& context,
+                                              std::string host,
+                                              std::string authority) {
+  if (auto r = prepare_client_stream(stream->native_handle(), context, host); !r) {
+    co_return r.error();
+  }
+  auto [ec] = co_await client_handshake(*stream);
+  if (ec) {
+    co_return Error(
+        ec, "tls handshake with " + authority + handshake_failure(stream->native_handle(), ec));
+  }
+  co_return AnyStream(std::move(stream));
+}
+
+}  // namespace
+
 asio::awaitable<Result<ConnectionPtr>> ClientPool::connect(Origin origin) {
   auto authority = origin.authority();
   std::vector<tcp::endpoint> endpoints;
@@ -272,30 +301,18 @@ asio::awaitable<Result<ConnectionPtr>> ClientPool::connect(Origin origin) {
   if (origin.tls->is_server()) {
     co_return fail(Errc::InvalidArgument, "origin " + authority + " has a server TlsContext");
   }
-  if (settings.direct_tls) {
-    auto direct = std::make_unique<DirectTlsStream>(
-        std::move(socket), detail::TlsAccess::snapshot(*origin.tls), DirectTlsStream::Role::Client);
-    if (auto r = prepare_client_stream(direct->native_handle(), *origin.tls, origin.host); !r) {
-      co_return r.error();
-    }
-    auto [dec] = co_await direct->async_handshake(kUse);
-    if (dec) {
-      co_return Error(
-          dec, "tls handshake with " + authority + handshake_failure(direct->native_handle(), dec));
-    }
-    c->stream = AnyStream(std::move(direct));
-    co_return c;
+  const auto context = detail::TlsAccess::snapshot(*origin.tls);
+  auto handshake = settings.direct_tls
+                       ? client_tls(std::make_unique<DirectTlsStream>(
+                                        std::move(socket), context, DirectTlsStream::Role::Client),
+                                    *origin.tls, origin.host, authority)
+                       : client_tls(std::make_unique<TlsStream>(std::move(socket), context),
+                                    *origin.tls, origin.host, authority);
+  auto stream = co_await std::move(handshake);
+  if (!stream) {
+    co_return stream.error();
   }
-  auto tls =
-      std::make_unique<TlsStream>(std::move(socket), detail::TlsAccess::snapshot(*origin.tls));
-  if (auto r = prepare_client_stream(*tls, *origin.tls, origin.host); !r) {
-    co_return r.error();
-  }
-  auto [hec] = co_await tls->stream().async_handshake(asio::ssl::stream_base::client, kUse);
-  if (hec) {
-    co_return Error(hec, "tls handshake with " + authority + handshake_failure(*tls, hec));
-  }
-  c->stream = AnyStream(std::move(tls));
+  c->stream = std::move(*stream);
   co_return c;
 }
 

@@ -669,15 +669,22 @@ void decline(asio::ip::tcp::socket socket, bool tls) {
   socket.close(ec);
 }
 
-asio::awaitable<void> run_direct_tls(asio::ip::tcp::socket socket,
-                                     Handler& handler,
-                                     ServerSettings settings,
-                                     std::shared_ptr<TlsContext> tls,
-                                     std::uint64_t id) {
-  auto stream = std::make_unique<DirectTlsStream>(
-      std::move(socket), detail::TlsAccess::snapshot(*tls), DirectTlsStream::Role::Server);
+// The server side of each TLS stream kind's handshake (one signature for with_timeout()).
+auto server_handshake(DirectTlsStream& stream) {
+  return stream.async_handshake(kUse);
+}
+auto server_handshake(TlsStream& stream) {
+  return stream.stream().async_handshake(asio::ssl::stream_base::server, kUse);
+}
+
+// Handshakes within header_timeout, then serves HTTP on the stream.
+template <class Stream>
+asio::awaitable<void> serve_tls(std::unique_ptr<Stream> stream,
+                                Handler& handler,
+                                ServerSettings settings,
+                                std::uint64_t id) {
   auto remote = stream->remote_endpoint();
-  auto result = co_await with_timeout(stream->async_handshake(kUse), settings.header_timeout);
+  auto result = co_await with_timeout(server_handshake(*stream), settings.header_timeout);
   if (!result) {
     logger().debug("[C{}] tls handshake with {} timed out", id, remote);
     co_return;
@@ -716,30 +723,15 @@ asio::awaitable<void> run_accepted(asio::ip::tcp::socket socket,
     co_await connection.run();
     co_return;
   }
+  const auto context = detail::TlsAccess::snapshot(*tls);
   if (direct_tls) {
-    co_await run_direct_tls(std::move(socket), handler, settings, std::move(tls), id);
+    auto stream = std::make_unique<DirectTlsStream>(std::move(socket), context,
+                                                    DirectTlsStream::Role::Server);
+    co_await serve_tls(std::move(stream), handler, std::move(settings), id);
     co_return;
   }
-  auto stream = std::make_unique<TlsStream>(std::move(socket), detail::TlsAccess::snapshot(*tls));
-  auto remote = stream->remote_endpoint();
-  auto result =
-      co_await with_timeout(stream->stream().async_handshake(asio::ssl::stream_base::server, kUse),
-                            settings.header_timeout);
-  if (!result) {
-    logger().debug("[C{}] tls handshake with {} timed out", id, remote);
-    co_return;
-  }
-  if (auto [hec] = *result; hec) {
-    logger().debug("[C{}] tls handshake with {} failed: {}{}", id, remote, hec.message(),
-                   handshake_failure(*stream, hec));
-    co_return;
-  }
-  auto cs = co_await asio::this_coro::cancellation_state;
-  if (cs.cancelled() != asio::cancellation_type::none) {
-    co_return;
-  }
-  ServerConnection connection(AnyStream(std::move(stream)), handler, settings, id);
-  co_await connection.run();
+  auto stream = std::make_unique<TlsStream>(std::move(socket), context);
+  co_await serve_tls(std::move(stream), handler, std::move(settings), id);
 }
 
 }  // namespace

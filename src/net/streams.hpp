@@ -24,6 +24,8 @@ class TlsStream final : public AnyStream::Impl {
   TlsStream(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> context);
 
   asio::ssl::stream<asio::ip::tcp::socket>& stream() noexcept { return stream_; }
+  /// The OpenSSL session (for SNI and verification settings before the handshake).
+  [[nodiscard]] ssl_st* native_handle() noexcept { return stream_.native_handle(); }
 
   AnyStream::executor_type get_executor() override { return stream_.get_executor(); }
   void async_read_some(detail::MutableBuffers buffers, AnyStream::IoHandler handler) override;

@@ -326,12 +326,6 @@ std::shared_ptr<ssl::context> detail::TlsAccess::snapshot(const TlsContext& cont
   return context.impl_->current.load();
 }
 
-Result<void> prepare_client_stream(TlsStream& stream,
-                                   const TlsContext& context,
-                                   const std::string& host) {
-  return prepare_client_stream(stream.stream().native_handle(), context, host);
-}
-
 Result<void> prepare_client_stream(SSL* ssl, const TlsContext& context, const std::string& host) {
   const std::string& name = context.server_name().empty() ? host : context.server_name();
   boost::system::error_code ec;
@@ -349,10 +343,6 @@ Result<void> prepare_client_stream(SSL* ssl, const TlsContext& context, const st
     return fail(Errc::TlsConfig, "server name \"" + name + "\": " + openssl_errors());
   }
   return {};
-}
-
-std::string handshake_failure(TlsStream& stream, const boost::system::error_code& ec) {
-  return handshake_failure(stream.stream().native_handle(), ec);
 }
 
 std::string handshake_failure(SSL* ssl, const boost::system::error_code& /*ec*/) {

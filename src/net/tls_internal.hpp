@@ -25,16 +25,12 @@ struct TlsAccess {
 
 /// Sets SNI (for host names) and the name the server's certificate must match: `host`, or the
 /// context's server_name override.
-[[nodiscard]] Result<void> prepare_client_stream(TlsStream& stream,
-                                                 const TlsContext& context,
-                                                 const std::string& host);
 [[nodiscard]] Result<void> prepare_client_stream(ssl_st* ssl,
                                                  const TlsContext& context,
                                                  const std::string& host);
 
 /// Why a handshake failed, in words: OpenSSL's reason and, for verification failures, the
 /// X.509 verify result ("certificate verify failed: hostname mismatch").
-[[nodiscard]] std::string handshake_failure(TlsStream& stream, const boost::system::error_code& ec);
 [[nodiscard]] std::string handshake_failure(ssl_st* ssl, const boost::system::error_code& ec);
 
 /// The session's negotiated facts; nullopt before the handshake finished.

@@ -92,7 +92,7 @@ class DirectTls : public ::testing::Test {
     } else {
       auto client =
           std::make_unique<TlsStream>(std::move(cs), detail::TlsAccess::snapshot(*client_tls_));
-      auto prepared = prepare_client_stream(*client, *client_tls_, "127.0.0.1");
+      auto prepared = prepare_client_stream(client->native_handle(), *client_tls_, "127.0.0.1");
       EXPECT_TRUE(prepared);
       auto [hec] = co_await client->stream().async_handshake(asio::ssl::stream_base::client, kUse);
       p.client_ec = hec;

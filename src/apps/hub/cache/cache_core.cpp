@@ -543,18 +543,20 @@ void CacheCore::reindex(const std::string& prefix,
                         const std::map<std::string, std::shared_ptr<const ObjectFacts>>& fresh,
                         kube::ResourceRef ref) {
   auto current = store_.list(prefix);
+  // The facts the caller computed for a key it wrote, else parsed from the stored bytes.
+  const auto facts_of = [&](const auto& entry) {
+    auto f = fresh.find(entry.key);
+    return f != fresh.end()
+               ? f->second
+               : std::make_shared<const ObjectFacts>(ObjectFacts::parse(*entry.value, ref));
+  };
   std::unique_lock lock(index_mutex_);
   auto it = index_.lower_bound(prefix);
   auto stored = current.begin();
   // Both sorted by key: one merge pass.
   while (it != index_.end() && it->first.starts_with(prefix)) {
     while (stored != current.end() && stored->key < it->first) {
-      auto f = fresh.find(stored->key);
-      index_.emplace_hint(
-          it, stored->key,
-          Indexed{stored->value, f != fresh.end() ? f->second
-                                                  : std::make_shared<const ObjectFacts>(
-                                                        ObjectFacts::parse(*stored->value, ref))});
+      index_.emplace_hint(it, stored->key, Indexed{stored->value, facts_of(*stored)});
       ++stored;
     }
     if (stored == current.end() || stored->key != it->first) {
@@ -562,22 +564,13 @@ void CacheCore::reindex(const std::string& prefix,
       continue;
     }
     if (it->second.value != stored->value) {
-      auto f = fresh.find(stored->key);
-      it->second =
-          Indexed{stored->value, f != fresh.end() ? f->second
-                                                  : std::make_shared<const ObjectFacts>(
-                                                        ObjectFacts::parse(*stored->value, ref))};
+      it->second = Indexed{stored->value, facts_of(*stored)};
     }
     ++it;
     ++stored;
   }
   for (; stored != current.end(); ++stored) {
-    auto f = fresh.find(stored->key);
-    index_.emplace_hint(
-        it, stored->key,
-        Indexed{stored->value, f != fresh.end() ? f->second
-                                                : std::make_shared<const ObjectFacts>(
-                                                      ObjectFacts::parse(*stored->value, ref))});
+    index_.emplace_hint(it, stored->key, Indexed{stored->value, facts_of(*stored)});
   }
 }
 
