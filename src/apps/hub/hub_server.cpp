@@ -136,6 +136,9 @@ net::Response HubServer::cache_listing(const std::string& target) const {
   out["prefix"] = prefix;
   auto& items = out["objects"] = nlohmann::json::array();
   std::size_t total = 0;
+  if (sources_.cache != nullptr) {
+    sources_.cache->settle();  // what the proxy has streamed so far is listed
+  }
   if (sources_.store != nullptr) {
     // Keys and sizes only: values may be Secrets.
     for (const auto& object : sources_.store->list(prefix)) {

@@ -50,8 +50,8 @@ inline std::unique_ptr<Req> make_req(std::string method,
   return r;
 }
 
-/// Records `body` as the response to `req`, fed in pieces of `piece` bytes. Returns whether the
-/// manager wanted to record it at all.
+/// Records `body` as the response to `req`, fed in pieces of `piece` bytes, and waits until the
+/// cache has applied it. Returns whether the manager wanted to record it at all.
 inline bool record(CacheManager& cache,
                    const Req& req,
                    std::string_view body,
@@ -70,6 +70,7 @@ inline bool record(CacheManager& cache,
     recorder->on_data(body.substr(i, piece));
   }
   recorder->finish(complete);
+  cache.settle();
   return true;
 }
 

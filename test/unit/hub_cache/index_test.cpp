@@ -268,6 +268,7 @@ TEST_F(HubCacheLateCommit, AWatchDeleteBeforeTheCommitIsNotUndone) {
                      event_line("DELETED", typed(pod("default", "old", "21"))) +
                          event_line("DELETED", typed(pod("default", "new", "22")))));
   recorder->finish(true);
+  cache_->settle();
   EXPECT_TRUE(store_.keys(kPods).empty()) << "the late commit resurrected a deleted pod";
   EXPECT_EQ(cache_->stats().stale_ignored, 2U);
 }
@@ -289,6 +290,7 @@ TEST_F(HubCacheLateCommit, AWatchStartedBeforeTheCommitStillMovesThePart) {
   recorder->finish(true);
   watch->on_data(event_line("MODIFIED", typed(pod("default", "a", "25"))));
   watch->finish(true);
+  cache_->settle();
   EXPECT_EQ(stored_rv(store_, "kubelet/pods.v1.core/default/a"), "25");
   auto core_view = store_.list("kubelet/_lists/");
   ASSERT_EQ(core_view.size(), 1U);

@@ -156,6 +156,90 @@ TEST_F(HubCacheRecording, TruncatedListCommitsNothing) {
   EXPECT_EQ(cache_->stats().incomplete_bodies, 1U);
 }
 
+// Stored as the apiserver sent them (a list item with the kind and apiVersion a list leaves
+// out), so that a later LIST recognises an unchanged object by its bytes and parses nothing.
+TEST_F(HubCacheRecording, ObjectsAreStoredAsSent) {
+  const std::string item =
+      R"({"metadata":{"name":"a","namespace":"default","resourceVersion":"5"},)"
+      R"("spec":{"nodeName":"edge-1"}})";
+  auto req = make_req("GET", "/api/v1/pods");
+  ASSERT_TRUE(record(*cache_, *req,
+                     R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"10"},)"
+                     R"("items":[)" +
+                         item + "]}\n"));
+  EXPECT_EQ(**store_.get("kubelet/pods.v1.core/default/a"),
+            R"({"kind":"Pod","apiVersion":"v1",)" + item.substr(1));
+  // A watch event's object, byte for byte (the order of its keys is the apiserver's).
+  const std::string object =
+      R"({"kind":"Pod","apiVersion":"v1","spec":{"nodeName":"edge-1"},)"
+      R"("metadata":{"resourceVersion":"11","namespace":"default","name":"a"}})";
+  auto watch = make_req("GET", "/api/v1/pods?watch=1&resourceVersion=10");
+  ASSERT_TRUE(record(*cache_, *watch, R"({"type":"MODIFIED","object":)" + object + "}\n"));
+  EXPECT_EQ(**store_.get("kubelet/pods.v1.core/default/a"), object);
+  // A GET's body, without the newline after it.
+  auto get = make_req("GET", "/api/v1/namespaces/default/pods/a");
+  const std::string got = R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"a",)"
+                          R"("namespace":"default","resourceVersion":"12"}})";
+  ASSERT_TRUE(record(*cache_, *get, got + "\n"));
+  EXPECT_EQ(**store_.get("kubelet/pods.v1.core/default/a"), got);
+}
+
+TEST_F(HubCacheRecording, AnItemNamingItsKindOutOfPlaceIsStoredWithItOnce) {
+  auto req = make_req("GET", "/api/v1/pods");
+  ASSERT_TRUE(record(
+      *cache_, *req,
+      R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"10"},"items":[)"
+      R"({"metadata":{"name":"a","namespace":"default","resourceVersion":"5"},"kind":"Pod"}]})"));
+  const std::string bytes = **store_.get("kubelet/pods.v1.core/default/a");
+  EXPECT_EQ(bytes.find(R"("kind")"), bytes.rfind(R"("kind")")) << bytes;
+  EXPECT_EQ(json::parse(bytes)["apiVersion"], "v1");
+}
+
+// Unchanged items are recognised by their bytes, not parsed — which must not let anything
+// malformed beside them through.
+TEST_F(HubCacheRecording, AMalformedItemBesideUnchangedOnesRefusesTheList) {
+  const std::string a = pod("default", "a", "5").dump();
+  const auto list = [&](const std::string& items) {
+    return R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"10"},"items":[)" +
+           items + "]}";
+  };
+  auto req = make_req("GET", "/api/v1/pods");
+  ASSERT_TRUE(record(*cache_, *req, list(a + "," + pod("default", "b", "6").dump())));
+  ASSERT_EQ(pod_keys(), keys({"default/a", "default/b"}));
+  const std::vector<std::string> bad{
+      list(a + R"(,{"metadata":})"),              // not JSON
+      list(a + ",42"),                            // not an object
+      list(a + "," + a.substr(0, a.size() - 1)),  // cut short
+      // a second items, spelled with an escape
+      R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"10"},"items":[)" + a +
+          R"(],"\u0069tems":[]})",
+      R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"10"},"items":[)" + a +
+          "]",  // the list itself cut short
+  };
+  for (const auto& body : bad) {
+    ASSERT_TRUE(record(*cache_, *req, body));
+  }
+  EXPECT_EQ(cache_->stats().rejected_malformed, bad.size());
+  EXPECT_EQ(pod_keys(), keys({"default/a", "default/b"})) << "b was dropped by a refused list";
+  // Unchanged a and a dropped b: the part still follows the list.
+  ASSERT_TRUE(record(*cache_, *req, list(a)));
+  EXPECT_EQ(pod_keys(), keys({"default/a"}));
+}
+
+TEST_F(HubCacheRecording, ARecorderDroppedBeforeItsEndCommitsNothing) {
+  list_pods("/api/v1/pods", json::array({pod("default", "a", "5")}), "10");
+  auto req = make_req("GET", "/api/v1/pods");
+  net::Response head;
+  head.headers.add("Content-Type", "application/json");
+  auto recorder = cache_->record(req->ctx, head);
+  ASSERT_NE(recorder, nullptr);
+  // The proxy's handler ended (an exception, a cancelled exchange) without finish().
+  recorder->on_data(list_body("PodList", "v1", "20", json::array({pod("default", "b", "6")})));
+  recorder.reset();
+  cache_->settle();
+  EXPECT_EQ(pod_keys(), keys({"default/a"}));
+}
+
 TEST_F(HubCacheRecording, GarbageNeverReachesTheStore) {
   list_pods("/api/v1/pods", json::array({pod("default", "a", "5")}), "10");
   auto req = make_req("GET", "/api/v1/pods");
@@ -232,9 +316,11 @@ TEST_F(HubCacheRecording, WatchEventsApplyInOrderAcrossArbitraryPieces) {
       recorder->on_data(std::string_view(stream).substr(i, piece));
       if (i == 0) {
         // Applied as each line completes, not at the end of the stream.
+        cache_->settle();
         EXPECT_TRUE(pod_keys().empty() || piece > stream.find('\n'));
       }
     }
+    cache_->settle();
     EXPECT_EQ(pod_keys(), keys({"default/a"})) << "piece " << piece;
     EXPECT_EQ(stored(store_, "kubelet/pods.v1.core/default/a")["metadata"]["labels"]["v"], "2");
     recorder->finish(false);
@@ -307,6 +393,7 @@ TEST_F(HubCacheRecording, WatchListInitialEventsReplaceThePartAtTheEndBookmark) 
   recorder->on_data(event_line("ADDED", typed(pod("default", "a", "5"))));
   recorder->on_data(event_line("ADDED", typed(pod("default", "new", "25"))));
   // Before the marker nothing is removed: the initial set may still be arriving.
+  cache_->settle();
   EXPECT_EQ(pod_keys(), keys({"default/a", "default/new", "default/other-node", "default/stale"}));
   recorder->on_data(
       event_line("BOOKMARK", json{{"kind", "Pod"},
@@ -314,6 +401,7 @@ TEST_F(HubCacheRecording, WatchListInitialEventsReplaceThePartAtTheEndBookmark) 
                                   {"metadata",
                                    {{"resourceVersion", "30"},
                                     {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}}));
+  cache_->settle();
   EXPECT_EQ(pod_keys(), keys({"default/a", "default/new", "default/other-node"}));
   recorder->finish(true);
 }
@@ -457,6 +545,7 @@ TEST_F(HubCacheRecording, ConcurrentRecordersKeepTheNewestVersion) {
   std::thread down(run, false);
   up.join();
   down.join();
+  cache_->settle();
   EXPECT_EQ(stored_rv(store_, "kubelet/pods.v1.core/default/a"), std::to_string(kVersions));
 }
 

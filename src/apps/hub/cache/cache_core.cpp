@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "yurt/base/log.hpp"
+#include "yurt/base/memory.hpp"
 #include "yurt/base/strings.hpp"
 #include "yurt/kube/resource_version.hpp"
 #include "yurt/storage/disk_store.hpp"
@@ -594,6 +595,14 @@ void CacheCore::commit_list(const ResourceId& rid,
   std::lock_guard lock(*mutex);
 
   const kube::ResourceRef ref = rid.ref();
+  // An item the recorder found unchanged comes without facts; should the store have changed
+  // since, they are parsed here.
+  auto facts_of = [&ref](Item& item) -> const ObjectFacts& {
+    if (!item.facts) {
+      item.facts = std::make_shared<const ObjectFacts>(ObjectFacts::parse(item.bytes, ref));
+    }
+    return *item.facts;
+  };
   std::map<std::string, std::string> next;
   std::map<std::string, std::shared_ptr<const ObjectFacts>> fresh;
   std::size_t stale = 0;
@@ -606,7 +615,7 @@ void CacheCore::commit_list(const ResourceId& rid,
     }
     const auto stored = facts(current, ref);
     if (it != items.end()) {
-      if (newer(stored->resource_version, it->second.facts->resource_version)) {
+      if (newer(stored->resource_version, facts_of(it->second).resource_version)) {
         ++stale;  // a watch already delivered a later state
         next.emplace(current.key, *current.value);
       } else {
@@ -637,7 +646,7 @@ void CacheCore::commit_list(const ResourceId& rid,
   }
   for (auto& [key, item] : items) {
     // Absent now; if a part newer than the list says so, it was deleted after the list's RV.
-    if (known_gone(resource_prefix, rid, key, *item.facts, item.bytes)) {
+    if (known_gone(resource_prefix, rid, key, facts_of(item), item.bytes)) {
       ++stale;
       continue;
     }
@@ -708,7 +717,15 @@ void CacheCore::record_part(const std::string& resource_prefix, const PartRecord
   }
 }
 
-CacheCore::Write CacheCore::upsert(const ResourceId& rid, const json& object) {
+void CacheCore::release_heap_if_due() noexcept {
+  if (heap_to_release_.exchange(false)) {
+    release_free_heap();
+  }
+}
+
+CacheCore::Write CacheCore::upsert(const ResourceId& rid,
+                                   const json& object,
+                                   std::string_view as_sent) {
   auto key = object_key(rid, namespace_of(object), name_of(object));
   if (!key) {
     ++counters_.rejected_malformed;
@@ -729,14 +746,14 @@ CacheCore::Write CacheCore::upsert(const ResourceId& rid, const json& object) {
       return Write::Kept;  // equal: a re-delivery, nothing to do
     }
   } else {
-    bytes = object.dump();
+    bytes = as_sent.empty() ? object.dump() : std::string(as_sent);
     if (known_gone(resource_prefix, rid, *key, *next, bytes)) {
       ++counters_.stale_ignored;
       return Write::Kept;
     }
   }
   if (bytes.empty()) {
-    bytes = object.dump();
+    bytes = as_sent.empty() ? object.dump() : std::string(as_sent);
   }
   auto put = store_.put(*key, std::move(bytes));
   {

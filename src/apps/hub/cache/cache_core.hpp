@@ -169,7 +169,8 @@ class CacheCore {
   /// One object of a LIST, ready to store.
   struct Item {
     std::string bytes;
-    std::shared_ptr<const ObjectFacts> facts;  ///< of the parsed item
+    /// Of the parsed item; null when `bytes` are exactly what is stored (no parse was needed).
+    std::shared_ptr<const ObjectFacts> facts;
   };
   /// Makes the part of the view `record` describes equal to `items` (keyed by object key):
   /// items are written unless the stored object is newer; objects inside the part that are not
@@ -189,7 +190,10 @@ class CacheCore {
   };
   /// Writes one object (GET, create/update/patch result, ADDED/MODIFIED) unless the stored one
   /// is at least as new, or it is absent and a part newer than the object says it is gone.
-  Write upsert(const ResourceId& rid, const nlohmann::json& object);
+  /// `as_sent`, when given, is the object's text as the apiserver sent it (what `object` was
+  /// parsed from, naming its kind and apiVersion): stored instead of a re-serialisation, so
+  /// that a later LIST of the same object matches it byte for byte.
+  Write upsert(const ResourceId& rid, const nlohmann::json& object, std::string_view as_sent = {});
   /// DELETED: removes the object unless the stored one is at least as new as `rv`.
   Write remove_unless_newer(const ResourceId& rid,
                             std::string_view namespace_name,
@@ -236,6 +240,11 @@ class CacheCore {
   /// otherwise cost an fsync each).
   void remember_lease(const std::string& node, std::string json);
   [[nodiscard]] std::optional<std::string> remembered_lease(const std::string& node) const;
+
+  /// A large body was freed: its heap pages are worth giving back once recording is idle.
+  void heap_to_release() noexcept { heap_to_release_ = true; }
+  /// Gives freed heap back to the system if heap_to_release() was called since the last time.
+  void release_heap_if_due() noexcept;
 
   /// Logs a store failure (rate-limited) and counts it.
   void store_error(std::string_view what, const Error& e);
@@ -297,6 +306,8 @@ class CacheCore {
 
   mutable std::mutex lease_mutex_;
   std::map<std::string, std::string> leases_;
+
+  std::atomic<bool> heap_to_release_{false};
 
   std::mutex log_mutex_;
   std::chrono::steady_clock::time_point last_error_log_{};

@@ -46,9 +46,11 @@ class HealthView {
 };
 
 /// Fed with an upstream response body as it streams to the client, in pieces of any size.
-/// Recording never delays the client: implementations do no network I/O and bound their
-/// buffering to one object (a LIST body is parsed when complete, so it is buffered whole, up to
-/// the cache's limit — beyond it nothing is recorded and that is counted).
+/// Recording never delays the client: the cache's recorders hand each piece to the cache's
+/// recording thread and return (they wait only when that thread is CacheSettings::
+/// max_recording_backlog behind); they bound their buffering to one object (a LIST body is
+/// parsed when complete, so it is buffered whole, up to the cache's limit — beyond it nothing is
+/// recorded and that is counted).
 class ResponseRecorder {
  public:
   virtual ~ResponseRecorder() = default;
@@ -67,6 +69,9 @@ struct CacheSettings {
   std::chrono::seconds offline_bookmark_interval{10};
   /// A LIST body larger than this is passed through but not recorded.
   std::size_t max_list_bytes = std::size_t{256} << 20;
+  /// Response bytes handed to the recording thread and not yet applied, past which the proxy
+  /// waits for it (a slow disk slows the proxy down rather than growing memory or losing writes).
+  std::size_t max_recording_backlog = std::size_t{32} << 20;
   /// How offline watches wait (bookmark interval, timeoutSeconds); empty = real steady timers.
   /// Tests inject a fake (test/fakes/fake_timers.hpp). [seam addition, hub_cache]
   kube::SleepFunction sleep{};
@@ -112,8 +117,13 @@ class CacheManager {
   [[nodiscard]] virtual std::unique_ptr<ResponseRecorder> record(const RequestContext& req,
                                                                  const net::Response& head) = 0;
 
-  /// Answers `req` from the cache while the cloud is unreachable (docs/yurthub-cache.md has the
-  /// table):
+  /// Returns once every response piece handed to a recorder so far has been applied to the
+  /// cache (recording runs on the cache's own thread, in the order the pieces arrived).
+  /// Blocks the calling thread. [seam addition, hub_cache; not pure, like stats()]
+  virtual void settle() {}
+
+  /// Answers `req` from the cache while the cloud is unreachable, after settle() (docs/
+  /// yurthub-cache.md has the table):
   /// GET; LIST with label and field selectors evaluated; WATCH held open with BOOKMARKs until
   /// timeoutSeconds or until `health` reports the cloud back; sendInitialEvents=true; /version
   /// and discovery; the node's Lease GET/PUT; event creates accepted and dropped; other writes a

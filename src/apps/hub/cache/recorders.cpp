@@ -5,18 +5,19 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "yurt/base/log.hpp"
-#include "yurt/base/memory.hpp"
 #include "yurt/base/strings.hpp"
 #include "yurt/kube/errors.hpp"
 #include "yurt/kube/resource_version.hpp"
 
 #include "src/apps/hub/cache/classify.hpp"
+#include "src/apps/hub/cache/json_scan.hpp"
 
 namespace yurt::hub {
 namespace {
@@ -94,6 +95,13 @@ std::string check_object(json& object,
     object["apiVersion"] = rid.api_version();
   }
   return {};
+}
+
+// `text` (what `object` was parsed from) when it can be stored as sent: it names its kind and
+// apiVersion, so check_object() adds nothing. Otherwise "" (the parse is stored).
+std::string_view typed_text(const json& object, std::string_view text) {
+  const bool typed = object.is_object() && object.contains("kind") && object.contains("apiVersion");
+  return typed ? trim(text) : std::string_view();
 }
 
 // After a body this large is freed, free heap pages go back to the system: the parse of a big
@@ -182,7 +190,7 @@ class BufferedRecorder : public GuardedRecorder {
     const bool large = body_.capacity() >= kTrimAfterBytes;
     std::string().swap(body_);
     if (large) {
-      release_free_heap();
+      core().heap_to_release();
     }
   }
   virtual void complete(std::string_view body) = 0;
@@ -208,12 +216,13 @@ class ObjectRecorder final : public BufferedRecorder {
       rejected(rid_.group_resource(), "the body is not JSON");
       return;
     }
+    const std::string_view as_sent = typed_text(*object, body);
     if (auto why = check_object(*object, rid_, ns_, name_, builtin_kind(rid_.group, rid_.resource));
         !why.empty()) {
       rejected(rid_.group_resource(), why);
       return;
     }
-    if (core().upsert(rid_, *object) == CacheCore::Write::Written) {
+    if (core().upsert(rid_, *object, as_sent) == CacheCore::Write::Written) {
       ++core().counters().objects_recorded;
     }
   }
@@ -251,6 +260,22 @@ class NotFoundRecorder final : public BufferedRecorder {
   std::string name_;
 };
 
+// `item` (an element of a LIST of `kind`) as the cache stores it: as sent, with the kind and
+// apiVersion a list leaves out put in front — the bytes a watch event or GET carries for the same
+// object, so that an unchanged object is recognised by its bytes alone.
+std::string stored_form(std::string_view item,
+                        std::string_view kind,
+                        std::string_view api_version) {
+  if (item.size() < 2 || item.front() != '{' || item.starts_with(R"({"kind":)") ||
+      item.starts_with(R"({"apiVersion":)")) {
+    return std::string(item);
+  }
+  std::string out =
+      R"({"kind":)" + json(kind).dump() + R"(,"apiVersion":)" + json(api_version).dump() + ",";
+  out.append(item.substr(1));
+  return out;
+}
+
 /// A LIST: replaces the part of the view it covers, once the body is complete.
 class ListRecorder final : public BufferedRecorder {
  public:
@@ -263,116 +288,110 @@ class ListRecorder final : public BufferedRecorder {
 
  private:
   void complete(std::string_view body) override {
-    // Items are taken out of the parse one by one (stored form and facts), so a LIST of
-    // thousands of objects never exists as one DOM: only the body and the stored bytes do.
-    std::optional<json> list;
+    const std::string what = "LIST " + rid_.group_resource();
+    // The items are found by a scan and parsed one by one, and only when their bytes differ
+    // from what is stored: a relist of unchanged objects costs a comparison, not a parse.
+    std::optional<Span> items_span;
+    std::optional<std::vector<std::string_view>> items;
     if (nesting_within_limit(body)) {
-      list = json::parse(
-          body,
-          [this](int depth, json::parse_event_t event, json& parsed) {
-            return on_parse(depth, event, parsed);
-          },
-          /*allow_exceptions=*/false);
-      if (list->is_discarded()) {
-        list.reset();
-      }
+      items_span = find_member(body, "items");
     }
+    if (items_span) {
+      const std::string_view text = items_span->of(body);
+      items =
+          text == "null" ? std::optional(std::vector<std::string_view>{}) : array_elements(text);
+    }
+    if (!items) {
+      rejected(what, "the body is not a JSON object with one items array");
+      return;
+    }
+    // The rest of the list is small: parsed whole, it validates all but the items.
+    std::string envelope(body.substr(0, items_span->begin));
+    envelope.append("[]").append(body.substr(items_span->end));
+    auto list = parse_json(envelope);
     if (!list || !list->is_object()) {
-      rejected("LIST " + rid_.group_resource(), "the body is not a JSON object");
+      rejected(what, "the body is not a JSON object");
       return;
     }
     const std::string kind = string_field(*list, "kind");
     if (kind.size() <= 4 || !kind.ends_with("List") || foreign_kind(kind)) {
-      rejected("LIST " + rid_.group_resource(), "kind " + quote(kind) + " is not a list");
+      rejected(what, "kind " + quote(kind) + " is not a list");
       return;
     }
     if (string_field(*list, "apiVersion") != rid_.api_version()) {
-      rejected("LIST " + rid_.group_resource(), "apiVersion is not " + rid_.api_version());
+      rejected(what, "apiVersion is not " + rid_.api_version());
       return;
     }
     const json* meta = metadata_of(*list);
-    auto items = list->find("items");
-    if (meta == nullptr || items == list->end() || !(items->is_array() || items->is_null()) ||
-        items_keys_ != 1) {
-      rejected("LIST " + rid_.group_resource(), "no metadata or items");
+    if (meta == nullptr) {
+      rejected(what, "no metadata");
       return;
     }
     PartRecord record{part_, string_field(*meta, "resourceVersion"),
                       kind.substr(0, kind.size() - 4), rid_.api_version()};
     const bool paginated = continued_ || !string_field(*meta, "continue").empty();
-    // Items before "kind" (no apiserver sends them so) had to wait for it.
-    for (auto& item : early_) {
-      add_item(item, record.kind);
+
+    // What is stored now, by its bytes.
+    const auto current = core().objects(rid_, part_.namespace_name);
+    std::unordered_map<std::string_view, const std::string*> stored;
+    stored.reserve(current.size());
+    for (const auto& object : current) {
+      if (object.value) {
+        stored.emplace(*object.value, &object.key);
+      }
     }
-    early_.clear();
-    if (!item_error_.empty()) {
-      rejected("LIST " + rid_.group_resource(), item_error_);
-      return;
+    std::map<std::string, CacheCore::Item> objects;
+    for (std::string_view item : *items) {
+      std::string form = stored_form(item, record.kind, rid_.api_version());
+      if (auto same = stored.find(form); same != stored.end()) {
+        objects.insert_or_assign(*same->second, CacheCore::Item{std::move(form), nullptr});
+        continue;
+      }
+      auto why = add_item(item, std::move(form), record.kind, objects);
+      if (!why.empty()) {
+        rejected(what, "an item: " + why);
+        return;
+      }
     }
-    core().commit_list(rid_, record, std::move(objects_), nullptr, paginated);
+    core().commit_list(rid_, record, std::move(objects), nullptr, paginated);
   }
 
-  // The parser's callback: remembers the list's kind, hands each element of the top-level
-  // "items" to add_item() and drops it from the DOM.
-  bool on_parse(int depth, json::parse_event_t event, json& parsed) {
-    if (depth == 1 && event == json::parse_event_t::key) {
-      top_key_ = parsed.is_string() ? parsed.get<std::string>() : std::string();
-      items_keys_ += top_key_ == "items" ? 1 : 0;
-      return true;
+  // Parses and checks one new or changed item and adds it to `objects`; returns why not, or "".
+  std::string add_item(std::string_view text,
+                       std::string form,
+                       std::string_view item_kind,
+                       std::map<std::string, CacheCore::Item>& objects) {
+    auto item = parse_json(text);
+    if (!item) {
+      return "not JSON";
     }
-    if (depth == 1 && event == json::parse_event_t::value && top_key_ == "kind" &&
-        parsed.is_string()) {
-      const auto& kind = parsed.get_ref<const std::string&>();
-      item_kind_ = kind.size() > 4 && kind.ends_with("List") ? kind.substr(0, kind.size() - 4)
-                                                             : std::string();
-      kind_seen_ = true;
-      return true;
+    // `form` is stored when it says exactly what the parse does: the kind and apiVersion put in
+    // front of an item naming neither, or an item already naming both. Otherwise (one of them,
+    // or either anywhere but first, which `form` would then hold twice) the checked parse is.
+    const bool injected = form.size() != text.size();
+    const bool names_kind = item->is_object() && item->contains("kind");
+    const bool names_version = item->is_object() && item->contains("apiVersion");
+    const bool form_is_exact =
+        injected ? !names_kind && !names_version : names_kind && names_version;
+    if (auto why = check_object(*item, rid_, part_.namespace_name, {}, item_kind); !why.empty()) {
+      return why;
     }
-    const bool element =
-        depth == 2 && top_key_ == "items" &&
-        (event == json::parse_event_t::object_end || event == json::parse_event_t::array_end ||
-         event == json::parse_event_t::value);
-    if (!element) {
-      return true;
-    }
-    if (kind_seen_) {
-      add_item(parsed, item_kind_);
-    } else {
-      early_.push_back(std::move(parsed));
-    }
-    return false;
-  }
-
-  void add_item(json& item, std::string_view item_kind) {
-    if (!item_error_.empty()) {
-      return;  // the list is refused whole: no need to look further
-    }
-    if (auto why = check_object(item, rid_, part_.namespace_name, {}, item_kind); !why.empty()) {
-      item_error_ = "an item: " + why;
-      return;
-    }
-    const json* item_meta = metadata_of(item);
+    const json* item_meta = metadata_of(*item);
     auto key = CacheCore::object_key(rid_, string_field(*item_meta, "namespace"),
                                      string_field(*item_meta, "name"));
     if (!key) {
-      item_error_ = key.error().what();
-      return;
+      return key.error().what();
     }
-    auto facts = std::make_shared<const ObjectFacts>(ObjectFacts::of(item, rid_.ref()));
-    objects_[*key] = CacheCore::Item{item.dump(), std::move(facts)};
+    auto facts = std::make_shared<const ObjectFacts>(ObjectFacts::of(*item, rid_.ref()));
+    objects.insert_or_assign(
+        std::move(*key),
+        CacheCore::Item{form_is_exact ? std::move(form) : item->dump(), std::move(facts)});
+    return {};
   }
 
   ResourceId rid_;
   Part part_;
   bool continued_;
-  // State of the parse in complete().
-  std::string top_key_;     // the last key of the list object
-  int items_keys_ = 0;      // how many "items" keys it has (a duplicate would merge two lists)
-  bool kind_seen_ = false;  // "kind" came before the items
-  std::string item_kind_;   // "Pod" of "PodList"
-  std::vector<json> early_;
-  std::string item_error_;
-  std::map<std::string, CacheCore::Item> objects_;
 };
 
 /// A discovery document or /version, kept as sent.
@@ -445,22 +464,32 @@ class WatchRecorder final : public GuardedRecorder {
     const auto& opts = req.info.list_options;
     const std::string& rv = opts.resource_version;
     initial_ = opts.send_initial_events.value_or(rv.empty() || rv == "0");
-    if (auto record = this->core().covering(rid_, part_); record) {
+    start_rv_ = rv;
+    // With initial events the part is tracked from their end bookmark on, never by resuming.
+    broken_ = initial_;
+  }
+
+ private:
+  // What the cache holds is looked at with the first bytes, not at construction: recording runs
+  // behind the proxy (RecordingQueue), and the LIST this watch resumes from may still be queued.
+  void start() {
+    if (started_) {
+      return;
+    }
+    started_ = true;
+    if (auto record = core().covering(rid_, part_); record) {
       kind_ = record->kind;
     } else {
       kind_ = std::string(builtin_kind(rid_.group, rid_.resource));
     }
-    start_rv_ = rv;
-    // With initial events the part is tracked from their end bookmark on, never by resuming.
-    broken_ = initial_;
     check_tracking();
   }
 
- private:
   // An event is one object plus a little framing; past this the stream is not one we can use.
   static constexpr std::size_t kMaxEventBytes = storage::kMaxObjectBytes + (std::size_t{1} << 20);
 
   void accept(std::string_view piece) override {
+    start();
     buffer_.append(piece);
     for (;;) {
       const auto newline = buffer_.find('\n', scanned_);
@@ -491,6 +520,7 @@ class WatchRecorder final : public GuardedRecorder {
   }
 
   void end() override {
+    start();
     // The apiserver ends every event with '\n'; a last one without it still counts if whole.
     const std::string_view rest(buffer_.data() + begin_, buffer_.size() - begin_);
     if (!trim(rest).empty()) {
@@ -499,7 +529,10 @@ class WatchRecorder final : public GuardedRecorder {
     finish_part();
   }
 
-  void cut() override { finish_part(); }  // a partial trailing line is dropped
+  void cut() override {
+    start();
+    finish_part();  // a partial trailing line is dropped
+  }
 
   void finish_part() { core().flush_part(rid_, part_); }
 
@@ -542,6 +575,10 @@ class WatchRecorder final : public GuardedRecorder {
       rejected("WATCH " + rid_.group_resource(), "unknown event type " + quote(type));
       return false;
     }
+    std::string_view as_sent;
+    if (auto span = find_member(line, "object"); span) {
+      as_sent = typed_text(object, span->of(line));
+    }
     if (auto why = check_object(object, rid_, part_.namespace_name, {}, kind_); !why.empty()) {
       rejected("WATCH " + rid_.group_resource(), why);
       return false;
@@ -556,7 +593,7 @@ class WatchRecorder final : public GuardedRecorder {
     if (type == "DELETED") {
       written = core().remove_unless_newer(rid_, ns, name, rv);
     } else {
-      written = core().upsert(rid_, object);
+      written = core().upsert(rid_, object, as_sent);
     }
     if (written == CacheCore::Write::Failed) {
       // The view misses this event: it can no longer claim to be complete at later RVs.
@@ -632,6 +669,7 @@ class WatchRecorder final : public GuardedRecorder {
   ResourceId rid_;
   Part part_;
   std::string kind_;
+  bool started_ = false;
   bool initial_ = false;   // in the initial events of a watch from "" / "0" / sendInitialEvents
   bool tracking_ = false;  // each event moves the part's RV forward
   bool broken_ = false;    // never tracks by resuming (initial events, or a write failed)
@@ -659,9 +697,9 @@ bool plain_json(const net::Response& head, std::string_view& why) {
 
 }  // namespace
 
-std::unique_ptr<ResponseRecorder> make_recorder(const std::shared_ptr<CacheCore>& core,
-                                                const RequestContext& req,
-                                                const net::Response& head) {
+Recording make_recorder(const std::shared_ptr<CacheCore>& core,
+                        const RequestContext& req,
+                        const net::Response& head) {
   std::string_view why;
   if (!plain_json(head, why)) {
     ++core->counters().skipped_non_json;
@@ -669,7 +707,7 @@ std::unique_ptr<ResponseRecorder> make_recorder(const std::shared_ptr<CacheCore>
       logger().debug("cache: not recording {} {}: {}", req.request->method, req.request->target,
                      why);
     }
-    return nullptr;
+    return {};
   }
   const auto& info = req.info;
   const auto range = parse_media_ranges(head.headers.get("Content-Type")).front();
@@ -677,41 +715,46 @@ std::unique_ptr<ResponseRecorder> make_recorder(const std::shared_ptr<CacheCore>
     auto doc = discovery_doc(info.path);
     auto representation = discovery_representation(range);
     if (head.status != 200 || !doc || !representation) {
-      return nullptr;
+      return {};
     }
-    return std::make_unique<DiscoveryRecorder>(core, std::move(*doc), std::move(*representation));
+    return {std::make_unique<DiscoveryRecorder>(core, std::move(*doc), std::move(*representation)),
+            true};
   }
   if (!range.param("as").empty()) {
-    return nullptr;  // a Table or PartialObjectMetadata, not the objects
+    return {};  // a Table or PartialObjectMetadata, not the objects
   }
   ResourceId rid = ResourceId::of(req);
   if (head.status == 404 && info.verb == "get" && !info.name.empty() && info.subresource.empty()) {
-    return std::make_unique<NotFoundRecorder>(core, std::move(rid), object_namespace(info),
-                                              info.name);
+    return {
+        std::make_unique<NotFoundRecorder>(core, std::move(rid), object_namespace(info), info.name),
+        true};
   }
   if (head.status < 200 || head.status > 299) {
-    return nullptr;
+    return {};
   }
   if (info.verb == "list") {
     const bool continued = !info.list_options.continue_token.empty();
-    return std::make_unique<ListRecorder>(core, core->settings().max_list_bytes, std::move(rid),
-                                          Part::of(req), continued);
+    return {std::make_unique<ListRecorder>(core, core->settings().max_list_bytes, std::move(rid),
+                                           Part::of(req), continued),
+            true};
   }
   if (info.verb == "watch") {
-    return std::make_unique<WatchRecorder>(core, std::move(rid), Part::of(req), req);
+    return {std::make_unique<WatchRecorder>(core, std::move(rid), Part::of(req), req), false};
   }
   if (is_node_lease(req) && (info.verb == "update" || info.verb == "create")) {
-    return std::make_unique<LeaseRecorder>(core, std::move(rid), req.node_name);
+    return {std::make_unique<LeaseRecorder>(core, std::move(rid), req.node_name), true};
   }
   if (info.verb == "get" && !info.name.empty()) {
-    return std::make_unique<ObjectRecorder>(core, std::move(rid), object_namespace(info),
-                                            info.name);
+    return {
+        std::make_unique<ObjectRecorder>(core, std::move(rid), object_namespace(info), info.name),
+        true};
   }
   if (info.verb == "create" || info.verb == "update" || info.verb == "patch") {
-    return std::make_unique<ObjectRecorder>(core, std::move(rid), object_namespace(info),
-                                            info.name);
+    return {
+        std::make_unique<ObjectRecorder>(core, std::move(rid), object_namespace(info), info.name),
+        true};
   }
-  return nullptr;
+  return {};
 }
 
 }  // namespace yurt::hub

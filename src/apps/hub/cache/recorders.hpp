@@ -10,9 +10,19 @@
 
 namespace yurt::hub {
 
-/// The recorder for the response `head` to `req` (which should_record() accepted), or null when
-/// the response is not to be recorded (not 2xx JSON, Table/PartialObjectMetadata, compressed).
-[[nodiscard]] std::unique_ptr<ResponseRecorder> make_recorder(
-    const std::shared_ptr<CacheCore>& core, const RequestContext& req, const net::Response& head);
+/// A recorder and how it takes its body.
+struct Recording {
+  std::unique_ptr<ResponseRecorder> recorder;  ///< null: the response is not recorded
+  /// The recorder only collects the body until finish() (it parses it whole): its pieces may be
+  /// handed over in fewer, larger batches. False for watches: each event applies on arrival.
+  bool whole_body = false;
+};
+
+/// The recording of the response `head` to `req` (which should_record() accepted); no recorder
+/// when the response is not to be recorded (not 2xx JSON, Table/PartialObjectMetadata,
+/// compressed).
+[[nodiscard]] Recording make_recorder(const std::shared_ptr<CacheCore>& core,
+                                      const RequestContext& req,
+                                      const net::Response& head);
 
 }  // namespace yurt::hub
