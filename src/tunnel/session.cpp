@@ -277,7 +277,8 @@ void SessionCore::on_frame(Frame&& frame) {
       st->id = open.stream_id;
       st->destination = std::move(open.destination);
       st->state = StreamState::Pending;
-      st->recv_window = settings.initial_window;
+      st->recv_window = st->window = settings.initial_window;
+      st->last_grant = clock.monotonic();
       st->send_window = open.initial_window;
       st->registered = true;
       streams.emplace(st->id, st);
@@ -382,11 +383,14 @@ void SessionCore::on_frame(Frame&& frame) {
         return;
       }
       log.debug("{}reset by peer: {}", stream_prefix(*st), reason_text(reset.code, reset.message));
+      // After its FIN, a peer's RESET only says it reads no more (its application closed the
+      // stream): what it sent before stays ours to read — the frames are ordered, so all of it
+      // is here.
       fail_stream(st, StreamState::Reset,
                   yurt::fail(Errc::StreamReset,
                              "stream " + std::to_string(st->id) + " to " + st->destination +
                                  " reset by peer: " + reason_text(reset.code, reset.message)),
-                  asio::error::connection_reset);
+                  asio::error::connection_reset, /*keep_received=*/st->rx_fin);
       notify_changed();
       return;
     }
@@ -672,7 +676,8 @@ StreamPtr SessionCore::register_local(std::string destination) {
   st->destination = std::move(destination);
   st->local = true;
   st->state = StreamState::Opening;
-  st->recv_window = settings.initial_window;
+  st->recv_window = st->window = settings.initial_window;
+  st->last_grant = clock.monotonic();
   st->registered = true;
   st->open_deadline = clock.monotonic() + settings.open_timeout;
   streams.emplace(st->id, st);
@@ -687,6 +692,7 @@ void SessionCore::unregister(const StreamPtr& st) {
     return;
   }
   st->registered = false;
+  window_growth -= st->window > settings.initial_window ? st->window - settings.initial_window : 0;
   streams.erase(st->id);
   if (st->local) {
     --local_open;
@@ -696,17 +702,22 @@ void SessionCore::unregister(const StreamPtr& st) {
   maybe_finish_drain();
 }
 
-void SessionCore::fail_stream(const StreamPtr& st, StreamState to, Error why, ErrorCode code) {
+void SessionCore::fail_stream(
+    const StreamPtr& st, StreamState to, Error why, ErrorCode code, bool keep_received) {
   if (st->state == StreamState::Reset || st->state == StreamState::Refused) {
     return;
   }
   st->state = to;
   st->error = std::move(why);
   st->asio_error = code;
-  st->rx.clear();
-  st->rx_pos = 0;
-  st->rx_bytes = 0;
-  if (st->read) {
+  if (!keep_received) {
+    st->rx.clear();
+    st->rx_pos = 0;
+    st->rx_bytes = 0;
+  }
+  if (st->read && keep_received) {
+    deliver(st);  // the data left, or the end of the stream
+  } else if (st->read) {
     auto read = std::move(*st->read);
     st->read.reset();
     asio::get_associated_cancellation_slot(read.handler).clear();
@@ -787,12 +798,40 @@ void SessionCore::consumed(const StreamPtr& st, std::size_t n) {
   // Grant credit back in halves of the window: each WINDOW_UPDATE is a record, a send and a
   // wakeup at the peer (at quarters, one per 64 KiB frame of a bulk stream); the sender still
   // has the other half to send while it travels.
-  const auto threshold = std::max<std::uint32_t>(1, settings.initial_window / 2);
-  if (st->unacked >= threshold) {
-    send(WindowUpdate{st->id, st->unacked});
-    st->recv_window += st->unacked;
-    st->unacked = 0;
+  const auto threshold = std::max<std::uint32_t>(1, st->window / 2);
+  if (st->unacked < threshold) {
+    return;
   }
+  std::uint32_t grant = st->unacked;
+  // Half the window read within the growth period, the reader not behind by more than a
+  // quarter of it: a fast stream, whose credit may run out before the grant reaches the peer
+  // (the receiver cannot see that directly: data in flight looks like unused credit). A slow
+  // or stalled reader never grows it.
+  const auto now = clock.monotonic();
+  if (now - st->last_grant < settings.window_growth_period && st->rx_bytes <= st->window / 4) {
+    grant += grow_window(st);
+  }
+  st->last_grant = now;
+  send(WindowUpdate{st->id, grant});
+  st->recv_window += grant;
+  st->unacked = 0;
+}
+
+std::uint32_t SessionCore::grow_window(const StreamPtr& st) {
+  const std::uint64_t ceiling = std::min<std::uint64_t>(
+      kMaxWindow / 2, std::max(settings.max_window, settings.initial_window));
+  const std::uint64_t target = std::min<std::uint64_t>(ceiling, std::uint64_t{2} * st->window);
+  const std::size_t budget_left = settings.window_growth_budget > window_growth
+                                      ? settings.window_growth_budget - window_growth
+                                      : 0;
+  const auto extra = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(target > st->window ? target - st->window : 0, budget_left));
+  if (extra > 0) {
+    st->window += extra;
+    window_growth += extra;
+    log.debug("{}window grown to {} bytes", stream_prefix(*st), st->window);
+  }
+  return extra;
 }
 
 void SessionCore::after_fin_sent(const StreamPtr& st) {

@@ -57,6 +57,8 @@ struct StreamCore {
   bool rx_fin = false;
   std::uint32_t recv_window = 0;  // what the peer may still send
   std::uint32_t unacked = 0;      // read by the application, not yet granted back
+  std::uint32_t window = 0;       // the window we grant: initial_window, grown by grow_window()
+  TimePoint last_grant{};         // of credit (or the stream's start)
   std::optional<PendingRead> read;
 
   // Send side.
@@ -100,12 +102,20 @@ struct SessionCore : std::enable_shared_from_this<SessionCore> {
   // ---- streams ----
   StreamPtr register_local(std::string destination);
   void unregister(const StreamPtr& st);
-  /// Marks the stream failed: pending operations complete with `code`.
-  void fail_stream(const StreamPtr& st, StreamState state, Error error, ErrorCode code);
+  /// Marks the stream failed: pending operations complete with `code`. With `keep_received`
+  /// (the peer's FIN came before: all it sent is here), what was received stays readable,
+  /// then end of stream; only sending fails.
+  void fail_stream(const StreamPtr& st,
+                   StreamState state,
+                   Error error,
+                   ErrorCode code,
+                   bool keep_received = false);
   void local_reset(const StreamPtr& st, WireCode code, std::string message);
   void make_ready(const StreamPtr& st);
   void deliver(const StreamPtr& st);
   void consumed(const StreamPtr& st, std::size_t n);
+  /// How much to add to the stream's window now (0 when at max_window or out of budget).
+  std::uint32_t grow_window(const StreamPtr& st);
   void after_fin_sent(const StreamPtr& st);
   void after_fin_received(const StreamPtr& st);
 
@@ -145,6 +155,7 @@ struct SessionCore : std::enable_shared_from_this<SessionCore> {
   std::map<std::uint32_t, StreamPtr> streams;
   std::size_t local_open = 0;
   std::size_t remote_open = 0;
+  std::size_t window_growth = 0;  // sum over registered streams of window - initial_window
   std::uint32_t next_local_id;
   std::uint32_t last_local_id = 0;
   std::uint32_t last_remote_id = 0;

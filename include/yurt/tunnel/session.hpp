@@ -42,6 +42,16 @@ struct SessionSettings {
   std::uint32_t max_streams = 256;
   /// Our receive window per stream: the most DATA the peer may send ahead of our reads.
   std::uint32_t initial_window = 256 * 1024;
+  /// A stream's receive window doubles, up to this, each time our reader, keeping up, has read
+  /// half of it within window_growth_period: a bulk stream, whose credit must outlast the round
+  /// trip through the processes at both ends (on a loaded 2-core node, milliseconds) — a fixed
+  /// 256 KiB window held kubectl port-forward through the tunnel to ~150 MB/s there. The window
+  /// settles near rate × 2 × window_growth_period. Never below initial_window.
+  std::uint32_t max_window = 4 * 1024 * 1024;
+  std::chrono::milliseconds window_growth_period{10};
+  /// What the windows of one session's streams may grow by in total, beyond initial_window each:
+  /// the bound on the extra buffering growth can cost (max_streams × initial_window + this).
+  std::size_t window_growth_budget = std::size_t{16} << 20;
   /// From run() to an accepted HELLO / HELLO_ACK.
   std::chrono::milliseconds handshake_timeout{10'000};
   /// open_stream() waits this long for OPEN_ACK / OPEN_FAIL, then resets the stream.

@@ -9,6 +9,7 @@
 #                                  comparison in DNAT mode: through the tunnel vs direct to the
 #                                  same pod, the tunnel bypassed and the edge opened for the
 #                                  round; and vs a pod on the cloud node)
+#   TUNNEL_BENCH_ROUNDS=5                                 rounds of the bench (the median is reported)
 #   TUNNEL_KEEP=1                                         leave the tunnel on afterwards
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -256,7 +257,7 @@ if [[ " $PARTS " == *" bench "* ]]; then
   percent() { awk -v t="$1" -v d="$2" 'BEGIN {printf "%.0f", 100 * t / d}'; }
   median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
   ratios=() cloud_ratios=()
-  for round in 1 2 3 4 5; do
+  for round in $(seq "${TUNNEL_BENCH_ROUNDS:-5}"); do
     tunnel_rate=$(pf_rate "$POD" 18080)
     direct_path on
     direct_rate=$(pf_rate "$POD" 18080)

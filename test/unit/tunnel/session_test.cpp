@@ -169,7 +169,9 @@ TEST_F(SessionPair, StalledReaderDoesNotBlockOtherStreams) {
   int complete = 0;
   auto consume = [&](Stream& stream) -> asio::awaitable<void> {
     auto data = co_await read_all(stream);
-    EXPECT_TRUE(data && *data == pattern(kSize, stream.id()));
+    EXPECT_TRUE(data && *data == pattern(kSize, stream.id()))
+        << "stream " << stream.id() << ": "
+        << (data ? std::to_string(data->size()) + " bytes" : data.error().what());
     ++complete;
   };
   std::vector<Stream> streams;
@@ -548,6 +550,29 @@ class ScriptedPeer : public ::testing::Test {
     co_await peer->flush();
   }
 
+  // The peer opens stream `id` toward the session, which accepts it; returns our end.
+  asio::awaitable<Stream> peer_opens(std::uint32_t id) {
+    peer->send(Open{id, 65536, "127.0.0.1:10250"});
+    co_await peer->flush();
+    auto stream = co_await session->accept_stream();
+    EXPECT_TRUE(stream && stream->accept());
+    co_await peer->read_until(FrameType::OpenAck);
+    co_return std::move(*stream);
+  }
+
+  // The peer sends `bytes` on stream `id`, we read them at once; returns the credit granted.
+  asio::awaitable<std::optional<Frame>> send_read_and_grant(Stream& stream,
+                                                            std::uint32_t id,
+                                                            std::uint32_t bytes) {
+    peer->send(Data{id, std::string(bytes, 'a')});
+    co_await peer->flush();
+    EXPECT_TRUE(co_await eventually([&] { return stream.buffered() == bytes; }));
+    std::vector<char> buffer(bytes);
+    auto n = co_await stream.read_some(asio::buffer(buffer));
+    EXPECT_EQ(n.value(), bytes);
+    co_return co_await peer->read_until(FrameType::WindowUpdate);
+  }
+
   template <class T>
   T run(asio::awaitable<T> coro) {
     return run_awaitable(io, std::move(coro));
@@ -753,6 +778,125 @@ TEST_F(ScriptedPeer, ReadingGrantsCreditBack) {
     co_await peer->flush();
     YURT_CO_EXPECT(eventually([&] { return stream->buffered() == 1000; }));
     EXPECT_EQ(session->state(), SessionState::Open);
+  };
+  run(body());
+}
+
+// An agent session whose streams start with a 1000-byte window that may grow to `max_window`.
+SessionSettings growing_window(std::uint32_t max_window) {
+  auto settings = test_settings(Role::Agent);
+  settings.initial_window = 1000;
+  settings.max_window = max_window;
+  return settings;
+}
+
+// A bulk stream: half the window read within window_growth_period by a reader that keeps up,
+// so each grant doubles the window, up to max_window.
+TEST_F(ScriptedPeer, TheWindowGrowsWhileTheReaderKeepsUpAndThePeerRunsOutOfCredit) {
+  start(growing_window(4000));
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await accept_agent();
+    auto stream = co_await peer_opens(1);
+    // Each round: the peer spends all its credit, we read it all at once (the fake clock stands
+    // still: well within the growth period); the grant says what's next.
+    for (const auto& [sent, granted] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
+             {1000, 2000}, {2000, 4000}, {4000, 4000}}) {
+      auto update = co_await send_read_and_grant(stream, 1, sent);
+      YURT_CO_ASSERT(update);
+      EXPECT_EQ(*update, Frame(WindowUpdate{1, granted})) << "after " << sent << " bytes";
+    }
+    // The grown window is honoured: 4000 at once is no flow-control error.
+    peer->send(Data{1, std::string(4000, 'b')});
+    co_await peer->flush();
+    YURT_CO_EXPECT(eventually([&] { return stream.buffered() == 4000; }));
+    EXPECT_EQ(session->state(), SessionState::Open);
+  };
+  run(body());
+}
+
+TEST_F(ScriptedPeer, TheWindowDoesNotGrowForAReaderThatFallsBehind) {
+  start(growing_window(4000));
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await accept_agent();
+    auto stream = co_await peer_opens(1);
+    peer->send(Data{1, std::string(1000, 'a')});  // all its credit
+    co_await peer->flush();
+    YURT_CO_EXPECT(eventually([&] { return stream.buffered() == 1000; }));
+    char buffer[600];
+    auto n = co_await stream.read_some(asio::buffer(buffer));
+    EXPECT_EQ(n.value(), 600U);  // 400 still unread: the reader, not the window, is behind
+    auto update = co_await peer->read_until(FrameType::WindowUpdate);
+    YURT_CO_ASSERT(update);
+    EXPECT_EQ(*update, Frame(WindowUpdate{1, 600}));
+  };
+  run(body());
+}
+
+TEST_F(ScriptedPeer, TheWindowDoesNotGrowForASlowStream) {
+  auto settings = growing_window(4000);
+  settings.window_growth_period = 5ms;
+  start(std::move(settings));
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await accept_agent();
+    auto stream = co_await peer_opens(1);
+    clock.advance(6ms);  // half the window will have taken longer than window_growth_period
+    auto update = co_await send_read_and_grant(stream, 1, 1000);
+    YURT_CO_ASSERT(update);
+    EXPECT_EQ(*update, Frame(WindowUpdate{1, 1000}));
+  };
+  run(body());
+}
+
+TEST_F(ScriptedPeer, WindowGrowthStaysWithinTheSessionsBudget) {
+  auto settings = growing_window(8000);
+  settings.window_growth_budget = 1500;
+  start(std::move(settings));
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await accept_agent();
+    auto one = co_await peer_opens(1);
+    auto three = co_await peer_opens(3);
+    // Stream 1 grows by 1000, then by what is left (500); stream 3 finds nothing left.
+    auto update = co_await send_read_and_grant(one, 1, 1000);
+    EXPECT_EQ(update, Frame(WindowUpdate{1, 2000}));
+    update = co_await send_read_and_grant(one, 1, 2000);
+    EXPECT_EQ(update, Frame(WindowUpdate{1, 2500}));
+    update = co_await send_read_and_grant(three, 3, 1000);
+    EXPECT_EQ(update, Frame(WindowUpdate{3, 1000}));
+    // Stream 1 goes: its growth returns to the budget, and stream 3 may grow.
+    peer->send(Reset{1, WireCode::Cancelled, "done"});
+    update = co_await send_read_and_grant(three, 3, 1000);
+    EXPECT_EQ(update, Frame(WindowUpdate{3, 2000}));
+  };
+  run(body());
+}
+
+// A peer that sent everything and closed its stream (FIN, then RESET when its application let
+// go of the stream before our FIN): what it sent is still ours to read. Discarding it lost the
+// tail of bulk transfers whose reader lagged. Without the FIN first, a RESET aborts.
+TEST_F(ScriptedPeer, AResetKeepsThePeersDataOnlyAfterItsFin) {
+  start(test_settings(Role::Agent));
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await accept_agent();
+    auto finished = co_await peer_opens(1);
+    auto aborted = co_await peer_opens(3);
+    for (std::uint32_t id : {1U, 3U}) {
+      peer->send(Data{id, std::string(3000, 'a')});
+      if (id == 1) {
+        peer->send(Fin{id});
+      }
+      peer->send(Reset{id, WireCode::Cancelled, "closed by the application"});
+    }
+    co_await peer->flush();
+    YURT_CO_EXPECT(eventually([&] {
+      return finished.state() == StreamState::Reset && aborted.state() == StreamState::Reset;
+    }));
+    auto data = co_await read_all(finished);
+    YURT_CO_ASSERT(data);
+    EXPECT_EQ(*data, std::string(3000, 'a'));
+    auto w = co_await finished.write("too late");
+    EXPECT_FALSE(w) << "the peer reads no more";
+    data = co_await read_all(aborted);
+    EXPECT_FALSE(data) << "an aborted stream is not a complete one";
   };
   run(body());
 }
