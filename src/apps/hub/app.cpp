@@ -173,10 +173,6 @@ Result<void> App::Impl::start() {
   net::ClientSettings client_settings;
   // A dead apiserver must not hold a request longer than a probe would take to notice (D4).
   client_settings.connect_timeout = settings.heartbeat_timeout;
-  // TLS on the socket (net's DirectTlsStream): a read hands over every record already received
-  // (a LIST body moves in ~64 KiB pieces, not one 16 KiB record per wake-up) and an idle
-  // connection holds no transfer buffers.
-  client_settings.direct_tls = true;
   for (std::size_t i = 0; i < settings.workers; ++i) {
     worker_ios.push_back(std::make_unique<asio::io_context>(1));
     guards.emplace_back(worker_ios.back()->get_executor());
