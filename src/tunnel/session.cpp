@@ -277,8 +277,7 @@ void SessionCore::on_frame(Frame&& frame) {
       st->id = open.stream_id;
       st->destination = std::move(open.destination);
       st->state = StreamState::Pending;
-      st->recv_window = st->window = settings.initial_window;
-      st->last_grant = clock.monotonic();
+      start_receiving(st);
       st->send_window = open.initial_window;
       st->registered = true;
       streams.emplace(st->id, st);
@@ -676,8 +675,7 @@ StreamPtr SessionCore::register_local(std::string destination) {
   st->destination = std::move(destination);
   st->local = true;
   st->state = StreamState::Opening;
-  st->recv_window = st->window = settings.initial_window;
-  st->last_grant = clock.monotonic();
+  start_receiving(st);
   st->registered = true;
   st->open_deadline = clock.monotonic() + settings.open_timeout;
   streams.emplace(st->id, st);
@@ -685,6 +683,11 @@ StreamPtr SessionCore::register_local(std::string destination) {
   send(Open{st->id, settings.initial_window, st->destination});
   log.debug("{}opening {}", stream_prefix(*st), st->destination);
   return st;
+}
+
+void SessionCore::start_receiving(const StreamPtr& st) {
+  st->recv_window = st->window = settings.initial_window;
+  st->last_grant = clock.monotonic();
 }
 
 void SessionCore::unregister(const StreamPtr& st) {

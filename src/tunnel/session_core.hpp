@@ -101,6 +101,8 @@ struct SessionCore : std::enable_shared_from_this<SessionCore> {
 
   // ---- streams ----
   StreamPtr register_local(std::string destination);
+  /// A new stream's receive side: the initial window, growth measured from now.
+  void start_receiving(const StreamPtr& st);
   void unregister(const StreamPtr& st);
   /// Marks the stream failed: pending operations complete with `code`. With `keep_received`
   /// (the peer's FIN came before: all it sent is here), what was received stays readable,

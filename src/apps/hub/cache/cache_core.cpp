@@ -736,8 +736,8 @@ CacheCore::Write CacheCore::upsert(const ResourceId& rid,
   const std::string resource_prefix = resource_prefix_of(*key);
   auto mutex = resource_mutex(resource_prefix);
   std::lock_guard lock(*mutex);
-  std::string bytes;
-  if (auto current = store_.get(*key); current) {
+  const auto current = store_.get(*key);
+  if (current) {
     const std::string stored_rv = facts({*key, *current}, rid.ref())->resource_version;
     if (!kube::should_replace(stored_rv, rv)) {
       if (stored_rv != rv) {
@@ -745,15 +745,13 @@ CacheCore::Write CacheCore::upsert(const ResourceId& rid,
       }
       return Write::Kept;  // equal: a re-delivery, nothing to do
     }
-  } else {
-    bytes = as_sent.empty() ? object.dump() : std::string(as_sent);
-    if (known_gone(resource_prefix, rid, *key, *next, bytes)) {
-      ++counters_.stale_ignored;
-      return Write::Kept;
-    }
   }
-  if (bytes.empty()) {
-    bytes = as_sent.empty() ? object.dump() : std::string(as_sent);
+  // The object as sent when we have that text (a later LIST then matches it byte for byte),
+  // else its re-serialisation.
+  std::string bytes = as_sent.empty() ? object.dump() : std::string(as_sent);
+  if (!current && known_gone(resource_prefix, rid, *key, *next, bytes)) {
+    ++counters_.stale_ignored;
+    return Write::Kept;
   }
   auto put = store_.put(*key, std::move(bytes));
   {
