@@ -27,6 +27,7 @@
 #include "yurt/base/log.hpp"
 #include "yurt/net/errc.hpp"
 
+#include "src/net/body_parse.hpp"
 #include "src/net/direct_tls.hpp"
 #include "src/net/streams.hpp"
 #include "src/net/timeout.hpp"
@@ -460,7 +461,6 @@ struct ClientCall::Impl {
       parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
           pool->settings.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
       parser->body_limit(boost::none);  // streamed: read_all() applies its own limit
-      parser->eager(true);
       if (method == "HEAD") {
         parser->skip(true);
       }
@@ -632,6 +632,9 @@ asio::awaitable<Result<std::string_view>> ClientCall::read_some() {
     auto [ec, n] = co_await http::async_read_some(s.conn->stream, s.buffer, *s.parser, kUse);
     if (ec == http::error::need_buffer) {
       ec = {};
+    }
+    if (!ec) {
+      ec = detail::parse_buffered(*s.parser, s.buffer);
     }
     std::size_t got = kBodyPiece - s.parser->get().body().size;
     if (ec) {

@@ -30,6 +30,7 @@
 #include "yurt/net/errc.hpp"
 #include "yurt/net/task_group.hpp"
 
+#include "src/net/body_parse.hpp"
 #include "src/net/direct_tls.hpp"
 #include "src/net/streams.hpp"
 #include "src/net/timeout.hpp"
@@ -203,7 +204,6 @@ asio::awaitable<void> ServerConnection::serve() {
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
         settings_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(boost::none);  // bodies are streamed to the handler: no cap here
-    parser_->eager(true);
     auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, *parser_, kUse);
     clear_deadline();
     if (ec == http::error::header_limit) {
@@ -519,6 +519,9 @@ asio::awaitable<Result<std::string_view>> ServerConnection::read_body_some() {
     clear_deadline();
     if (ec == http::error::need_buffer) {
       ec = {};
+    }
+    if (!ec) {
+      ec = detail::parse_buffered(*parser_, buffer_);
     }
     std::size_t got = kBodyPiece - parser_->get().body().size;
     if (ec) {

@@ -121,6 +121,8 @@ loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log "creating node $BENCH_NODE (no kubelet) and $PODS pods bound to it"
 kubectl delete --raw "/api/v1/namespaces/$NS/pods?gracePeriodSeconds=0" >/dev/null 2>&1 || true
+# A previous run's namespace may still be terminating (its cleanup does not wait).
+kubectl wait --for=delete "namespace/$NS" --timeout=120s >/dev/null 2>&1 || true
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1

@@ -135,6 +135,8 @@ class FakeApiServer::Routes final : public net::Handler {
               R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404})");
           co_await ex.respond(std::move(response));
         }
+      } else if (const std::size_t chunk = s_.body_chunk_bytes.load(); chunk > 0) {
+        co_await stream_body(ex, body, chunk);
       } else {
         {
           net::Response response = make(200, body);
@@ -168,6 +170,25 @@ class FakeApiServer::Routes final : public net::Handler {
       auto cs = co_await asio::this_coro::cancellation_state;
       if (cs.cancelled() != asio::cancellation_type::none) {
         co_return;
+      }
+    }
+  }
+
+  // `body` by value: coroutine parameters must not refer to temporaries (docs/net.md).
+  static asio::awaitable<void> stream_body(net::ServerExchange& ex,
+                                           std::string body,
+                                           std::size_t chunk) {
+    net::Response head;
+    head.headers.set("Content-Type", "application/json");
+    co_await ex.start_response(std::move(head));
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (std::size_t at = 0, n = 1; at < body.size(); at += chunk, ++n) {
+      if (!co_await ex.write(std::string_view(body).substr(at, chunk))) {
+        co_return;
+      }
+      if (n % 16 == 0) {
+        pause.expires_after(std::chrono::milliseconds(1));
+        co_await pause.async_wait(kUse);
       }
     }
   }

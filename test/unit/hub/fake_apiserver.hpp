@@ -70,6 +70,9 @@ class FakeApiServer {
   std::atomic<bool> ready{true};           ///< /readyz 200 or 500
   std::atomic<bool> freeze_readyz{false};  ///< /readyz never answers (a black-holed link)
   std::atomic<bool> sign_csrs{true};       ///< approve and sign CSRs on creation
+  /// > 0: GET/LIST bodies go out chunked in writes of this size, 1 ms apart every 16 writes (as
+  /// the apiserver streams a LIST while it encodes it).
+  std::atomic<std::size_t> body_chunk_bytes{0};
 
   /// Lets /slow requests, held watches and frozen /readyz go on.
   void release();

@@ -156,6 +156,29 @@ TEST(ServeConnection, ChunkedRequestBodyArrivesInPieces) {
   run_awaitable(io, body());
 }
 
+TEST(ServeConnection, ChunksReceivedTogetherAreOnePiece) {
+  asio::io_context io;
+  ServerOverPipe s(io);
+  auto body = [&]() -> asio::awaitable<void> {
+    std::string request =
+        "POST /pieces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 100; ++i) {
+      request += "3\r\nabc\r\n";
+    }
+    request += "0\r\n\r\n";
+    co_await write_all(s.client, request);
+    auto response = co_await read_to_eof(s.client);
+    std::string abc;
+    for (int i = 0; i < 100; ++i) {
+      abc += "abc";
+    }
+    // All 100 chunks in one piece: "<body>|<pieces>".
+    EXPECT_TRUE(response.ends_with("\r\n\r\n" + abc + "|1")) << response;
+  };
+  run_awaitable(io, body());
+}
+
 TEST(ServeConnection, StreamedResponseIsChunkedAndFinishedByTheServer) {
   asio::io_context io;
   ServerOverPipe s(io);
