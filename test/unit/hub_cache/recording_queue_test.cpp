@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -140,8 +141,19 @@ TEST(RecordingQueue, OnIdleRunsOnceTheQueueRestsAfterWork) {
   EXPECT_EQ(ran, 10);
 }
 
-TEST(RecordingQueue, TheThreadRunsAtTheLowerPriorityAskedFor) {
+TEST(RecordingQueue, TheThreadRunsOnlyWhenNothingElseWantsTheCpu) {
+  const int before = ::sched_getscheduler(0);
+  RecordingQueue queue(RecordingQueue::Options{});
+  std::atomic<int> policy{-1};
+  queue.push(0, [&] { policy = ::sched_getscheduler(0); });
+  queue.settle();
+  EXPECT_EQ(policy, SCHED_IDLE);
+  EXPECT_EQ(::sched_getscheduler(0), before);  // the recording thread's alone
+}
+
+TEST(RecordingQueue, WithoutTheIdlePolicyTheThreadRunsAtTheLowerPriorityAskedFor) {
   RecordingQueue::Options options;
+  options.idle_policy = false;
   options.nice = 7;
   RecordingQueue queue(options);
   std::atomic<int> nice{-100};

@@ -290,12 +290,11 @@ class ListRecorder final : public BufferedRecorder {
   void complete(std::string_view body) override {
     const std::string what = "LIST " + rid_.group_resource();
     // The items are found by a scan and parsed one by one, and only when their bytes differ
-    // from what is stored: a relist of unchanged objects costs a comparison, not a parse.
-    std::optional<Span> items_span;
+    // from what is stored: a relist of unchanged objects costs a comparison, not a parse. The
+    // scan does not recurse; what is parsed (the envelope, changed items) has its nesting checked
+    // then, and an unchanged item is bytes that passed that check before.
+    std::optional<Span> items_span = find_member(body, "items");
     std::optional<std::vector<std::string_view>> items;
-    if (nesting_within_limit(body)) {
-      items_span = find_member(body, "items");
-    }
     if (items_span) {
       const std::string_view text = items_span->of(body);
       items =

@@ -11,6 +11,7 @@
 #include "yurt/base/log.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -46,9 +47,12 @@ void RecordingQueue::settle() {
   changed_.wait(lock, [&] { return done_ >= target; });
 }
 
-void RecordingQueue::run() {
-  ::pthread_setname_np(::pthread_self(), "yurt-recorder");
+void RecordingQueue::lower_priority() const {
   // Lowering one's own priority is always allowed; should it fail, recording still works.
+  const sched_param param{};
+  if (options_.idle_policy && ::sched_setscheduler(0, SCHED_IDLE, &param) == 0) {
+    return;
+  }
   const auto tid = static_cast<id_t>(::gettid());
   errno = 0;
   const int inherited = ::getpriority(PRIO_PROCESS, tid);
@@ -56,6 +60,11 @@ void RecordingQueue::run() {
       ::setpriority(PRIO_PROCESS, tid, std::min(19, inherited + options_.nice)) != 0) {
     log::get("hub").debug("cache: recording thread keeps its priority: {}", std::strerror(errno));
   }
+}
+
+void RecordingQueue::run() {
+  ::pthread_setname_np(::pthread_self(), "yurt-recorder");
+  lower_priority();
   std::unique_lock lock(mutex_);
   const auto has_work = [&] { return stopping_ || !tasks_.empty(); };
   for (;;) {
