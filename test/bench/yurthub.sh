@@ -197,8 +197,8 @@ load_py latency --api "$API" --ca /etc/kubernetes/pki/ca.crt --cert "$IN/client.
 objects=$(metrics | awk '$1 == "yurthub_cache_objects" {print $2}')
 load_py record cpu_online "$(cpu_since "$pid" "$c0" "$t0" "$n0")"
 if ((${objects%.*} < PODS)); then
-  [[ $BENCH_HUB_ARGS == *--cache-agents* ]] || die "the hub holds $objects cached objects, expected at least $PODS"
-  log "nothing recorded (BENCH_HUB_ARGS=$BENCH_HUB_ARGS): online figures only"
+  [[ ${BENCH_HUB_ARGS:-} == *--cache-agents* ]] || die "the hub holds $objects cached objects, expected at least $PODS"
+  log "nothing recorded (BENCH_HUB_ARGS=${BENCH_HUB_ARGS:-}): online figures only"
   echo
   load_py report
   exit 0

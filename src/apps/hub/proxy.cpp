@@ -189,10 +189,7 @@ class BodyWriter {
     if (data.empty()) {
       co_return true;  // an empty chunk would end the body
     }
-    if (!batch_) {
-      co_return static_cast<bool>(co_await exchange_.write(data));
-    }
-    if (pending_.empty() && data.size() >= kBatchBytes) {
+    if (!batch_ || (pending_.empty() && data.size() >= kBatchBytes)) {
       co_return static_cast<bool>(co_await exchange_.write(data));
     }
     pending_.append(data);
@@ -202,7 +199,18 @@ class BodyWriter {
     co_return co_await flush();
   }
 
-  /// Writes what is held back; false when the client went away.
+  /// Writes `last` and what is held back, then ends the body (unless the client went away).
+  asio::awaitable<void> finish(std::string_view last) {
+    bool delivered = co_await write(last);
+    if (delivered) {
+      delivered = co_await flush();
+    }
+    if (delivered) {
+      co_await exchange_.finish();
+    }
+  }
+
+ private:
   asio::awaitable<bool> flush() {
     if (pending_.empty()) {
       co_return true;
@@ -212,7 +220,6 @@ class BodyWriter {
     co_return static_cast<bool>(written);
   }
 
- private:
   net::ServerExchange& exchange_;
   bool batch_;
   std::string pending_;
@@ -358,13 +365,7 @@ asio::awaitable<Forwarded> forward(ForwardArgs a) {
           recorder->on_data(filtered);
         }
       }
-      bool delivered = co_await body.write(filtered);
-      if (delivered) {
-        delivered = co_await body.flush();
-      }
-      if (delivered) {
-        co_await exchange.finish();
-      }
+      co_await body.finish(filtered);
       finish_recorder(true);
       co_return answered(head.status);
     }

@@ -537,9 +537,10 @@ TEST_F(HubTest, ListBodiesReachTheClientInLargeWrites) {
   EXPECT_EQ(total, body.size());
   // Recorded whole, as before (1803 pods, and what the hub caches of its own).
   EXPECT_TRUE(eventually([&] {
+    constexpr std::string_view kGauge = "\nyurthub_cache_objects ";
     const auto text = metrics();
-    const auto at = text.find("\nyurthub_cache_objects ");
-    return at != std::string::npos && std::stoul(text.substr(at + 23)) >= 1803;
+    const auto at = text.find(kGauge);
+    return at != std::string::npos && std::stoul(text.substr(at + kGauge.size())) >= 1803;
   })) << metrics();
 }
 

@@ -215,8 +215,11 @@ bool newer(std::string_view a, std::string_view b) noexcept {
   return kube::compare_resource_versions(a, b) == std::partial_ordering::greater;
 }
 
+namespace {
+
+// Whether `bytes` nest at most kMaxJsonDepth deep, counting outside strings, so a hostile body
+// cannot make dump() or the destructor recurse deep.
 bool nesting_within_limit(std::string_view bytes) noexcept {
-  // Depth outside strings, so a hostile body cannot make dump() or the destructor recurse deep.
   std::size_t depth = 0;
   bool in_string = false;
   bool escaped = false;
@@ -243,6 +246,8 @@ bool nesting_within_limit(std::string_view bytes) noexcept {
   }
   return true;
 }
+
+}  // namespace
 
 std::optional<json> parse_json(std::string_view bytes) {
   if (!nesting_within_limit(bytes)) {

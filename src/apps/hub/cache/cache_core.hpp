@@ -119,8 +119,6 @@ struct Counters {
 /// (nlohmann's dump() recurses; the apiserver's own objects stay far below).
 inline constexpr std::size_t kMaxJsonDepth = 512;
 [[nodiscard]] std::optional<nlohmann::json> parse_json(std::string_view bytes);
-/// Whether `bytes` nest at most kMaxJsonDepth deep (the check parse_json makes first).
-[[nodiscard]] bool nesting_within_limit(std::string_view bytes) noexcept;
 
 /// The item kind of a built-in resource ("pods" → "Pod"), for answers about views that hold no
 /// object to take it from; "" when unknown.
