@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "yurt/base/strings.hpp"
@@ -53,12 +55,22 @@ Result<std::unique_ptr<DiskStore>> DiskStore::open(stdfs::path root, DiskStoreOp
   if (fd < 0) {
     return io_errno("open store lock " + lock_path.string(), errno);
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  const auto deadline = std::chrono::steady_clock::now() + options.lock_wait;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
+    if (err == EWOULDBLOCK && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     ::close(fd);
     if (err == EWOULDBLOCK) {
-      return fail(Errc::Locked, "store " + root.string() + " is open in another process (" +
-                                    lock_path.string() + " is locked)");
+      return fail(Errc::Locked,
+                  "store " + root.string() + " is open in another process (" + lock_path.string() +
+                      " is locked" +
+                      (options.lock_wait.count() > 0
+                           ? ", waited " + std::to_string(options.lock_wait.count()) + " ms"
+                           : std::string()) +
+                      ")");
     }
     return io_errno("lock " + lock_path.string(), err);
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -27,6 +28,10 @@ struct DiskStoreOptions {
   /// Objects may be Secrets: private by default.
   std::filesystem::perms file_mode = fs::kPrivateFile;
   std::filesystem::perms dir_mode = fs::kPrivateDir;
+  /// How long open() waits for another process to release the store before failing with
+  /// Errc::Locked: a process killed a moment ago holds its lock until its last thread has
+  /// exited, which a thread the scheduler keeps waiting can delay.
+  std::chrono::milliseconds lock_wait{0};
 };
 
 /// A file under the root that open() did not load, and why.

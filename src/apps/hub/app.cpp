@@ -36,6 +36,8 @@ namespace {
 
 using tcp = asio::ip::tcp;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+/// How long start-up waits for a predecessor to release the cache.
+constexpr std::chrono::seconds kCacheLockWait{10};
 
 spdlog::logger& logger() {
   return log::get("hub");
@@ -148,6 +150,13 @@ Result<void> App::Impl::start() {
   const auto t0 = std::chrono::steady_clock::now();
   // The cache first: it is what the node needs when the cloud is gone.
   auto opened = storage::DiskStore::open(settings.disk_cache_path);
+  if (!opened && opened.error().code() == storage::Errc::Locked) {
+    // A predecessor killed a moment ago holds the lock until its last thread has exited.
+    logger().warn("cache {} is locked by another process; waiting up to {} s for it to exit",
+                  settings.disk_cache_path.string(), kCacheLockWait.count());
+    opened = storage::DiskStore::open(settings.disk_cache_path,
+                                      storage::DiskStoreOptions{.lock_wait = kCacheLockWait});
+  }
   if (!opened) {
     return fail(Errc::InvalidConfig,
                 "open cache " + settings.disk_cache_path.string() + ": " + opened.error().what());

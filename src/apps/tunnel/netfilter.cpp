@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
@@ -116,6 +119,17 @@ Result<tcp::endpoint> original_destination(int fd, bool ipv6) {
   return endpoint_from_sockaddr(address, length);
 }
 
+namespace {
+
+/// The order of the chain: by address, then port.
+void sort_rules(std::vector<DnatRule>& rules) {
+  std::sort(rules.begin(), rules.end(), [](const DnatRule& a, const DnatRule& b) {
+    return std::tie(a.ip, a.port, a.node) < std::tie(b.ip, b.port, b.node);
+  });
+}
+
+}  // namespace
+
 std::vector<DnatRule> plan_dnat(const NodeTable& nodes,
                                 const std::vector<std::string>& agent_nodes,
                                 const PortPolicy& ports,
@@ -137,9 +151,7 @@ std::vector<DnatRule> plan_dnat(const NodeTable& nodes,
       }
     }
   }
-  std::sort(rules.begin(), rules.end(), [](const DnatRule& a, const DnatRule& b) {
-    return std::tie(a.ip, a.port, a.node) < std::tie(b.ip, b.port, b.node);
-  });
+  sort_rules(rules);
   return rules;
 }
 
@@ -153,6 +165,101 @@ std::string restore_input(const std::vector<DnatRule>& rules, std::string_view t
   }
   out += "COMMIT\n";
   return out;
+}
+
+namespace {
+
+/// The words of one `iptables -S` line; a double-quoted word (a comment) is one word.
+std::vector<std::string> split_words(std::string_view line) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] == ' ') {
+      ++i;
+      continue;
+    }
+    std::string word;
+    if (line[i] == '"') {
+      const auto end = line.find('"', i + 1);
+      word = std::string(line.substr(i + 1, end == std::string_view::npos ? end : end - i - 1));
+      i = end == std::string_view::npos ? line.size() : end + 1;
+    } else {
+      const auto end = std::min(line.find(' ', i), line.size());
+      word = std::string(line.substr(i, end - i));
+      i = end;
+    }
+    words.push_back(std::move(word));
+  }
+  return words;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+std::vector<DnatRule> parse_listed_rules(std::string_view listing, std::string_view to_address) {
+  constexpr std::string_view kCommentPrefix = "yurt-tunnel ";
+  std::vector<DnatRule> rules;
+  std::size_t start = 0;
+  while (start < listing.size()) {
+    auto end = std::min(listing.find('\n', start), listing.size());
+    const auto words = split_words(listing.substr(start, end - start));
+    start = end + 1;
+    if (words.size() < 2 || words[0] != "-A" || words[1] != kDnatChain) {
+      continue;
+    }
+    DnatRule rule;
+    std::optional<std::uint16_t> port;
+    std::optional<std::uint16_t> to_port;
+    for (std::size_t i = 2; i + 1 < words.size(); ++i) {
+      const auto& flag = words[i];
+      const auto& value = words[i + 1];
+      if (flag == "-d" && value.ends_with("/32")) {
+        rule.ip = value.substr(0, value.size() - 3);
+      } else if (flag == "--dport") {
+        port = parse_port(value);
+      } else if (flag == "--comment" && value.starts_with(kCommentPrefix)) {
+        rule.node = value.substr(kCommentPrefix.size());
+      } else if (flag == "--to-destination") {
+        const auto colon = value.rfind(':');
+        if (colon != std::string::npos && value.substr(0, colon) == to_address) {
+          to_port = parse_port(std::string_view(value).substr(colon + 1));
+        }
+      }
+    }
+    if (rule.ip.empty() || rule.node.empty() || !port || !to_port) {
+      continue;
+    }
+    rule.port = *port;
+    rule.to_port = *to_port;
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+std::vector<DnatRule> with_inherited(std::vector<DnatRule> wanted,
+                                     const std::vector<DnatRule>& inherited) {
+  const auto same_target = [](const DnatRule& a, const DnatRule& b) {
+    return a.ip == b.ip && a.port == b.port;
+  };
+  const auto wanted_count = wanted.size();
+  for (const auto& old : inherited) {
+    const auto begin = wanted.begin();
+    const auto end = begin + static_cast<std::ptrdiff_t>(wanted_count);
+    if (std::none_of(begin, end, [&](const DnatRule& w) { return same_target(w, old); })) {
+      wanted.push_back(old);
+    }
+  }
+  sort_rules(wanted);
+  wanted.erase(std::unique(wanted.begin(), wanted.end(), same_target), wanted.end());
+  return wanted;
 }
 
 // ---- ProcessRunner ----
@@ -310,6 +417,18 @@ Result<void> IptablesManager::apply(const std::vector<DnatRule>& rules) {
     return inserted.error();
   }
   return {};
+}
+
+Result<std::vector<DnatRule>> IptablesManager::current() {
+  const std::string chain(kDnatChain);
+  if (!runner_.run({settings_.iptables, "-w", "5", "-t", "nat", "-L", chain, "-n"}, {})) {
+    return std::vector<DnatRule>{};  // no chain: no rules
+  }
+  auto listing = runner_.run({settings_.iptables, "-w", "5", "-t", "nat", "-S", chain}, {});
+  if (!listing) {
+    return listing.error();
+  }
+  return parse_listed_rules(*listing, to_address_);
 }
 
 Result<void> IptablesManager::remove() {

@@ -56,6 +56,18 @@ inline constexpr std::string_view kDnatChain = "YURT-TUNNEL";
 [[nodiscard]] std::string restore_input(const std::vector<DnatRule>& rules,
                                         std::string_view to_address);
 
+/// The inverse of restore_input for what `iptables -t nat -S YURT-TUNNEL` prints: our rules that
+/// DNAT to `to_address`. Lines of any other shape are skipped (they are not ours to keep).
+[[nodiscard]] std::vector<DnatRule> parse_listed_rules(std::string_view listing,
+                                                       std::string_view to_address);
+
+/// Rules the server wants now, plus those a predecessor installed that are not replaced: while
+/// agents reconnect after a restart, their redirects stay (a redirected connection then waits for
+/// the agent in the server instead of going to the node directly, which cannot work). Sorted like
+/// plan_dnat; a wanted rule wins over an inherited one for the same address and port.
+[[nodiscard]] std::vector<DnatRule> with_inherited(std::vector<DnatRule> wanted,
+                                                   const std::vector<DnatRule>& inherited);
+
 /// Runs a program. The seam that lets tests check the iptables commands without root.
 ///
 /// @par Thread Safety
@@ -89,6 +101,8 @@ class IptablesManager {
   /// Replaces the chain's rules (atomically, iptables-restore --noflush) and makes sure the
   /// OUTPUT jump exists.
   [[nodiscard]] Result<void> apply(const std::vector<DnatRule>& rules);
+  /// Our rules in the chain now, as parse_listed_rules reads them; none when there is no chain.
+  [[nodiscard]] Result<std::vector<DnatRule>> current();
   /// Removes the jump and the chain. Idempotent.
   [[nodiscard]] Result<void> remove();
 

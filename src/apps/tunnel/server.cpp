@@ -241,6 +241,10 @@ struct TunnelServer::Impl {
     std::string message;
   };
   asio::awaitable<std::optional<Connected>> connect(const Route& route, Failure& failure);
+  /// route() for a connection; within the reconnect grace a refusal that an agent coming back
+  /// (or the first node list) would lift waits for that, rechecked every 100 ms.
+  asio::awaitable<Route> route_after_grace(const tunnel::Destination& destination, Entry entry);
+  bool in_grace() const { return clock.monotonic() < grace_end; }
 
   /// Refusals at warn, rate-limited per `key` (entry and reason).
   void refuse_log(const std::string& key, const std::string& line);
@@ -265,6 +269,7 @@ struct TunnelServer::Impl {
   }
   asio::awaitable<void> iptables_loop();
   asio::awaitable<Result<void>> iptables_apply(std::vector<DnatRule> rules);
+  asio::awaitable<Result<std::vector<DnatRule>>> iptables_current();
   asio::awaitable<Result<void>> iptables_remove();
   asio::awaitable<Result<void>> iptables_remove_blocking();
   asio::awaitable<void> informer_loop();
@@ -293,6 +298,7 @@ struct TunnelServer::Impl {
   bool stopping = false;
   bool started = false;
   std::uint64_t agent_changes = 0;  // agents connected or gone, ever (heap_loop watches it)
+  std::chrono::steady_clock::time_point grace_end{};  // start + reconnect_grace
 
   AgentHandler agent_handler;
   EgressHandler egress_tls_handler;
@@ -484,6 +490,7 @@ asio::awaitable<void> TunnelServer::Impl::run() {
   if (!started) {
     co_return;
   }
+  grace_end = clock.monotonic() + settings.reconnect_grace;
   listener_tasks.spawn(ex, agent_listener->run(), "agent-listener");
   if (egress_listener) {
     listener_tasks.spawn(ex, egress_listener->run(), "egress-listener");
@@ -692,6 +699,23 @@ asio::awaitable<std::optional<TunnelServer::Impl::Connected>> TunnelServer::Impl
   co_return c;
 }
 
+asio::awaitable<Route> TunnelServer::Impl::route_after_grace(const tunnel::Destination& destination,
+                                                             Entry entry) {
+  const auto has_agent = [this](std::string_view node) { return registry.has(node); };
+  asio::steady_timer recheck(ex);
+  for (;;) {
+    auto decision = route(destination, entry, table, ports, has_agent);
+    const bool may_lift = decision.kind == Route::Kind::Refuse &&
+                          (decision.reason == RefuseReason::NoAgent ||
+                           (decision.reason == RefuseReason::NotANode && !informer.has_synced()));
+    if (!may_lift || !in_grace() || stopping) {
+      co_return decision;
+    }
+    recheck.expires_after(std::chrono::milliseconds(100));
+    co_await recheck.async_wait(kUse);
+  }
+}
+
 asio::awaitable<void> TunnelServer::Impl::carry(
     Entry entry, std::string what, net::AnyStream client, Connected upstream, bool direct) {
   const Metrics::Labels entry_label{{"entry", to_string(entry)}};
@@ -751,8 +775,7 @@ asio::awaitable<void> TunnelServer::Impl::handle_egress(net::ServerExchange& exc
     co_await exchange.respond(std::move(response));
     co_return;
   }
-  auto decision = route(*destination, Entry::Egress, table, ports,
-                        [this](std::string_view node) { return registry.has(node); });
+  auto decision = co_await route_after_grace(*destination, Entry::Egress);
   if (decision.kind == Route::Kind::Refuse) {
     auto response = refuse(decision.reason, decision.message);
     co_await exchange.respond(std::move(response));
@@ -853,8 +876,7 @@ asio::awaitable<void> TunnelServer::Impl::serve_dnat(tcp::socket socket, std::ui
     co_return;
   }
   const tunnel::Destination destination{original->address().to_string(), original->port()};
-  auto decision = route(destination, Entry::Dnat, table, ports,
-                        [this](std::string_view node) { return registry.has(node); });
+  auto decision = co_await route_after_grace(destination, Entry::Dnat);
   if (decision.kind != Route::Kind::Tunnel) {
     refuse(decision.kind == Route::Kind::Refuse ? decision.reason : RefuseReason::NoAgent,
            decision.kind == Route::Kind::Refuse
@@ -936,6 +958,10 @@ asio::awaitable<Result<void>> TunnelServer::Impl::iptables_apply(std::vector<Dna
   co_return iptables->apply(rules);
 }
 
+asio::awaitable<Result<std::vector<DnatRule>>> TunnelServer::Impl::iptables_current() {
+  co_return iptables->current();
+}
+
 asio::awaitable<Result<void>> TunnelServer::Impl::iptables_remove_blocking() {
   co_return iptables->remove();
 }
@@ -947,11 +973,35 @@ asio::awaitable<Result<void>> TunnelServer::Impl::iptables_remove() {
 
 asio::awaitable<void> TunnelServer::Impl::iptables_loop() {
   co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  // What a predecessor left: kept while its agents reconnect (with_inherited).
+  auto listed = co_await asio::co_spawn(iptables_thread->get_executor(), iptables_current(),
+                                        asio::use_awaitable);
+  std::vector<DnatRule> inherited;
+  if (listed) {
+    // Rules to ports this server does not listen on (another configuration) would refuse.
+    std::erase_if(*listed, [this](const DnatRule& r) {
+      return r.to_port != settings.secure_port && r.to_port != settings.insecure_port;
+    });
+  }
+  if (!listed) {
+    logger().warn("iptables: cannot list the rules a previous server left: {}",
+                  listed.error().what());
+  } else if (!listed->empty()) {
+    inherited = std::move(*listed);
+    logger().info("iptables: keeping the {} DNAT rules found for {} ms while agents reconnect",
+                  inherited.size(), settings.reconnect_grace.count());
+  }
   auto last_full = clock.monotonic();
   bool first = true;
   while (!stopping) {
     if (!iptables_dirty && !first) {
-      iptables_kick.expires_after(settings.iptables.sync_period);
+      // Woken at the end of the grace, when the inherited rules go.
+      const auto grace_left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(grace_end - clock.monotonic());
+      iptables_kick.expires_after(
+          !inherited.empty() && grace_left.count() > 0
+              ? std::min<std::chrono::milliseconds>(grace_left, settings.iptables.sync_period)
+              : std::chrono::milliseconds(settings.iptables.sync_period));
       co_await iptables_kick.async_wait(kUse);
       if (stopping) {
         co_return;
@@ -967,6 +1017,13 @@ asio::awaitable<void> TunnelServer::Impl::iptables_loop() {
     iptables_dirty = false;
     auto rules =
         plan_dnat(table, registry.nodes(), ports, settings.secure_port, settings.insecure_port);
+    if (!inherited.empty()) {
+      if (in_grace()) {
+        rules = with_inherited(std::move(rules), inherited);
+      } else {
+        inherited.clear();
+      }
+    }
     if (!first && !periodic && iptables_applied && *iptables_applied == rules) {
       continue;
     }

@@ -78,6 +78,11 @@ struct ServerSettings {
   std::chrono::milliseconds dial_timeout{10'000};
   /// Graceful stop: connections get this long to finish.
   std::chrono::milliseconds drain_timeout{10'000};
+  /// After start, how long agents have to come back (a restarted server's agents reconnect
+  /// within their 2 s refused-connection backoff): meanwhile the DNAT rules a predecessor left
+  /// stay, and a connection for a node whose agent, or whose Node, is not known yet waits for it
+  /// instead of being refused.
+  std::chrono::milliseconds reconnect_grace{10'000};
 };
 
 struct AgentSettings {

@@ -369,13 +369,18 @@ if [[ " $PARTS " == *" faults "* ]]; then
   # The moment the new process serves: its meta port answers.
   until_true 120 server_healthy || fail "the server did not come back"
   restarted=$(date +%s.%N)
+  # Asked at once, likely before the agents are back: the predecessor's DNAT rules are still in
+  # place and the server holds the connection until the node's agent returns.
+  kubectl logs "$POD" --tail=1 >/dev/null 2>"$WORK/early-logs.err" &
+  early=$!
   until_true 30 agents_connected 2 || fail "agents did not come back after the server restart"
   back=$(date +%s.%N)
   delay=$(awk -v a="$restarted" -v b="$back" 'BEGIN {printf "%.1f", b - a}')
   awk -v d="$delay" 'BEGIN {exit !(d <= 3)}' || fail "agents took ${delay}s after the restart (> 3 s)"
   observe "server serving again; both agents back ${delay}s later (polled every 0.5 s)"
+  wait "$early" || fail "kubectl logs asked as the server came back: $(cat "$WORK/early-logs.err")"
   kubectl logs "$POD" --tail=1 >/dev/null || fail "kubectl logs after the server restart"
-  observe "kubectl logs works again"
+  observe "kubectl logs works, including one asked as the server came back"
 
   "$CLUSTER" disconnect "$NODE"
   observe "$NODE disconnected (uplink drops everything)"

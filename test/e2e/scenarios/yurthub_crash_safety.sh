@@ -33,7 +33,6 @@ on_node() { "$CLUSTER" exec "$NODE" -- "$@"; }
 hub_procs() { on_node pgrep -f "^$BIN " || true; }
 ready_now() { on_node curl -sf --max-time 1 "$HUB_SERVER/v1/readyz"; }
 not_ready_now() { ! ready_now; }
-no_hub() { [[ -z $(hub_procs) ]]; }
 churning() { (($(cat "$COUNTER" 2>/dev/null || echo 0) >= 10)); }
 metric_is() { on_node curl -sf --max-time 2 "$HUB_SERVER/metrics" | grep -x "$1" >/dev/null; }
 online_now() { metric_is 'yurthub_online 1'; }
@@ -58,10 +57,15 @@ start_hub() {
     --kubelet-ca-file=/etc/kubernetes/pki/ca.crt --root-dir=/opt/yurt/yurthub \
     >>"$WORK/hub.log" 2>&1 &
 }
+# Waits, as a supervisor does, until the process has exited entirely: its command line goes
+# (pgrep stops matching) when its main thread exits, its files (the cache lock) only with the
+# last thread.
+gone() { for pid in "$@"; do ! on_node test -e "/proc/$pid" || return 1; done; }
 stop_hub() {
-  local signal=$1 pid
-  for pid in $(hub_procs); do on_node kill "-$signal" "$pid" 2>/dev/null || true; done
-  until_true 10 no_hub || fail "the hub did not exit on SIG$signal"
+  local signal=$1 pid pids
+  pids=$(hub_procs)
+  for pid in $pids; do on_node kill "-$signal" "$pid" 2>/dev/null || true; done
+  until_true 10 gone $pids || fail "the hub did not exit on SIG$signal"
 }
 
 churn_pod() {

@@ -1,8 +1,10 @@
 #include "yurt/storage/disk_store.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -184,6 +186,30 @@ TEST(DiskStore, SecondOpenIsLocked) {
   EXPECT_NE(second.error().message().find(dir.path().string()), std::string::npos);
   first.reset();
   EXPECT_TRUE(DiskStore::open(dir.path()));
+}
+
+TEST(DiskStore, OpenWaitsForTheHolderToLetGo) {
+  TempDir dir;
+  auto first = open_ok(dir.path());
+  // The holder exits (here: closes) while the second open waits.
+  std::thread holder([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    first.reset();
+  });
+  auto second = DiskStore::open(dir.path(), DiskStoreOptions{.lock_wait = std::chrono::seconds(5)});
+  holder.join();
+  EXPECT_TRUE(second) << second.error().what();
+}
+
+TEST(DiskStore, OpenGivesUpWaitingAndSaysHowLong) {
+  TempDir dir;
+  auto first = open_ok(dir.path());
+  auto second =
+      DiskStore::open(dir.path(), DiskStoreOptions{.lock_wait = std::chrono::milliseconds(100)});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::Locked);
+  EXPECT_NE(second.error().message().find("waited 100 ms"), std::string::npos)
+      << second.error().message();
 }
 
 TEST(DiskStore, RootThatIsAFileFails) {

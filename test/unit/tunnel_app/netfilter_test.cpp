@@ -105,6 +105,48 @@ TEST(RestoreInput, ReplacesOurChainAtomically) {
   EXPECT_EQ(restore_input({}, "127.0.0.1"), "*nat\n:YURT-TUNNEL - [0:0]\nCOMMIT\n");
 }
 
+TEST(ParseListedRules, ReadsBackWhatRestoreInputWrote) {
+  const std::vector<DnatRule> rules{{"edge-1", "10.0.0.11", 10250, 10263},
+                                    {"edge 2", "10.0.0.12", 10255, 10264}};
+  // `iptables -S` prints the chain's -N line, then each rule as restore_input wrote it.
+  auto listing = "-N YURT-TUNNEL\n" + restore_input(rules, "127.0.0.1");
+  EXPECT_EQ(parse_listed_rules(listing, "127.0.0.1"), rules);
+}
+
+TEST(ParseListedRules, KeepsOnlyOurRulesToOurAddress) {
+  const std::string listing =
+      "-N YURT-TUNNEL\n"
+      // to another address (a server configured differently): not ours to keep
+      "-A YURT-TUNNEL -d 10.0.0.11/32 -p tcp -m tcp --dport 10250 -m comment --comment "
+      "\"yurt-tunnel a\" -j DNAT --to-destination 10.9.9.9:10263\n"
+      // another chain, a comment of someone else, a port out of range, a cut-off line
+      "-A OUTPUT -d 10.0.0.11/32 -p tcp -m tcp --dport 10250 -m comment --comment "
+      "\"yurt-tunnel a\" -j DNAT --to-destination 127.0.0.1:10263\n"
+      "-A YURT-TUNNEL -d 10.0.0.11/32 -p tcp -m tcp --dport 10250 -m comment --comment "
+      "\"kube-proxy\" -j DNAT --to-destination 127.0.0.1:10263\n"
+      "-A YURT-TUNNEL -d 10.0.0.11/32 -p tcp -m tcp --dport 70000 -m comment --comment "
+      "\"yurt-tunnel a\" -j DNAT --to-destination 127.0.0.1:10263\n"
+      "-A YURT-TUNNEL -d 10.0.0.11/32 -p tcp -m tcp --dport 10250 -m comment --comment "
+      "\"yurt-tunnel a\n"
+      // ours
+      "-A YURT-TUNNEL -d 10.0.0.12/32 -p tcp -m tcp --dport 10250 -m comment --comment "
+      "\"yurt-tunnel b\" -j DNAT --to-destination 127.0.0.1:10263";
+  EXPECT_EQ(parse_listed_rules(listing, "127.0.0.1"),
+            (std::vector<DnatRule>{{"b", "10.0.0.12", 10250, 10263}}));
+  EXPECT_TRUE(parse_listed_rules("", "127.0.0.1").empty());
+}
+
+TEST(WithInherited, AddsWhatIsNotWantedForTheSameAddressAndPortAndSorts) {
+  const std::vector<DnatRule> wanted{{"edge-1", "10.0.0.11", 10250, 10263}};
+  const std::vector<DnatRule> inherited{{"old-name", "10.0.0.11", 10250, 10263},
+                                        {"edge-0", "10.0.0.10", 10250, 10263},
+                                        {"edge-0", "10.0.0.10", 10250, 10263}};
+  EXPECT_EQ(with_inherited(wanted, inherited),
+            (std::vector<DnatRule>{{"edge-0", "10.0.0.10", 10250, 10263},
+                                   {"edge-1", "10.0.0.11", 10250, 10263}}));
+  EXPECT_EQ(with_inherited(wanted, {}), wanted);
+}
+
 /// Records commands; answers from a script keyed by the operation flag.
 class FakeRunner final : public CommandRunner {
  public:

@@ -409,6 +409,9 @@ class RecordingRunner final : public CommandRunner {
       line += (line.empty() ? "" : " ") + a;
     }
     commands_.push_back(line + (input.empty() ? "" : "\n" + std::string(input)));
+    if (line.find(" -S ") != std::string::npos && listing) {
+      return listing();
+    }
     if (line.find(" -C ") != std::string::npos && !jump_) {
       return Error(std::make_error_code(std::errc::invalid_argument), "no such rule");
     }
@@ -417,6 +420,9 @@ class RecordingRunner final : public CommandRunner {
     }
     return std::string();
   }
+  /// What `iptables -S` prints: the chain as a predecessor left it. Set before the server starts.
+  std::function<std::string()> listing;
+
   std::vector<std::string> commands() const {
     std::lock_guard lock(mutex_);
     return commands_;
@@ -497,6 +503,7 @@ class TunnelTest : public ::testing::Test {
     s.dnat_address = "127.0.0.1";
     s.secure_port = 0;
     s.insecure_port = 0;
+    s.reconnect_grace = 0ms;  // refusals at once; the grace has its own test
     return s;
   }
 
@@ -894,6 +901,57 @@ TEST_F(TunnelTest, DnatEntryCarriesRedirectedConnectionsAndKeepsRulesInSync) {
   ASSERT_GE(commands.size(), 3U);
   EXPECT_NE(commands[commands.size() - 2].find("-F YURT-TUNNEL"), std::string::npos);
   EXPECT_NE(commands.back().find("-X YURT-TUNNEL"), std::string::npos);
+}
+
+TEST_F(TunnelTest, AfterARestartThePredecessorsRulesStayAndConnectionsWaitForTheirAgent) {
+  RecordingRunner runner;
+  std::optional<tcp::endpoint> original;
+  ServerHooks hooks;
+  hooks.runner = &runner;
+  hooks.original_destination = [&](tcp::socket&) -> Result<tcp::endpoint> { return *original; };
+  // The chain a killed server left: edge-2 (its agent about to come back) and a node gone since.
+  runner.listing = [&] {
+    const auto to = "127.0.0.1:" + std::to_string(server->insecure_port());
+    return "-N YURT-TUNNEL\n"
+           "-A YURT-TUNNEL -d 127.0.0.3/32 -p tcp -m tcp --dport " +
+           std::to_string(echo_port) + " -m comment --comment \"yurt-tunnel edge-2\" -j DNAT " +
+           "--to-destination " + to + "\n" +
+           "-A YURT-TUNNEL -d 127.0.0.9/32 -p tcp -m tcp --dport " + std::to_string(echo_port) +
+           " -m comment --comment \"yurt-tunnel gone\" -j DNAT --to-destination " + to + "\n";
+  };
+  auto settings = server_settings();
+  settings.iptables.enabled = true;
+  settings.reconnect_grace = 3s;
+  start_server(settings, hooks);
+  const auto kept = [&](const std::string& node) {
+    return runner.last_restore().find("\"yurt-tunnel " + node + "\"") != std::string::npos;
+  };
+  ASSERT_TRUE(wait_until(io, [&] { return kept("edge-2") && kept("gone"); }))
+      << runner.last_restore();
+
+  // A connection for edge-2 before its agent is back waits for it, then goes through.
+  original = tcp::endpoint(asio::ip::make_address("127.0.0.3"), echo_port);
+  auto answer = std::make_shared<std::optional<std::string>>();
+  asio::co_spawn(io, dnat_roundtrip(server->insecure_port(), "waited for the agent"),
+                 [answer](std::exception_ptr, std::string out) { *answer = std::move(out); });
+  EXPECT_FALSE(wait_until(
+      io, [&] { return answer->has_value(); }, 300ms));
+  auto edge2_files = pki.issue("edge-2", "system:node:edge-2", {"system:nodes"}, false);
+  start_agent(agent_settings("edge-2", edge2_files));
+  ASSERT_TRUE(wait_until(io, [&] { return answer->has_value(); }));
+  EXPECT_EQ(**answer, "waited for the agent");
+
+  // The grace over: the rule of the node that did not come back goes; edge-2's stays (its own
+  // now), and a node without an agent is refused at once.
+  ASSERT_TRUE(wait_until(
+      io, [&] { return !kept("gone"); }, 10s));
+  EXPECT_TRUE(kept("edge-2")) << runner.last_restore();
+  original = tcp::endpoint(asio::ip::make_address("127.0.0.1"), echo_port);
+  EXPECT_EQ(run(io, dnat_roundtrip(server->insecure_port(), "x")), "");
+  EXPECT_EQ(server_metric("yurt_tunnel_server_dial_failures_total",
+                          {{"entry", "dnat"}, {"reason", "no_agent"}}),
+            1);
+  stop_server();  // before `runner` goes
 }
 
 // ---- meta ----
