@@ -246,19 +246,15 @@ std::vector<DnatRule> parse_listed_rules(std::string_view listing, std::string_v
 
 std::vector<DnatRule> with_inherited(std::vector<DnatRule> wanted,
                                      const std::vector<DnatRule>& inherited) {
-  const auto same_target = [](const DnatRule& a, const DnatRule& b) {
-    return a.ip == b.ip && a.port == b.port;
-  };
-  const auto wanted_count = wanted.size();
-  for (const auto& old : inherited) {
-    const auto begin = wanted.begin();
-    const auto end = begin + static_cast<std::ptrdiff_t>(wanted_count);
-    if (std::none_of(begin, end, [&](const DnatRule& w) { return same_target(w, old); })) {
-      wanted.push_back(old);
-    }
-  }
-  sort_rules(wanted);
-  wanted.erase(std::unique(wanted.begin(), wanted.end(), same_target), wanted.end());
+  const auto target = [](const DnatRule& r) { return std::tie(r.ip, r.port); };
+  wanted.insert(wanted.end(), inherited.begin(), inherited.end());
+  // Stable: for one address and port the wanted rule, ahead of the inherited ones, is kept.
+  std::stable_sort(wanted.begin(), wanted.end(),
+                   [&](const DnatRule& a, const DnatRule& b) { return target(a) < target(b); });
+  wanted.erase(
+      std::unique(wanted.begin(), wanted.end(),
+                  [&](const DnatRule& a, const DnatRule& b) { return target(a) == target(b); }),
+      wanted.end());
   return wanted;
 }
 

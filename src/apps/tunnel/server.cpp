@@ -243,7 +243,7 @@ struct TunnelServer::Impl {
   asio::awaitable<std::optional<Connected>> connect(const Route& route, Failure& failure);
   /// route() for a connection; within the reconnect grace a refusal that an agent coming back
   /// (or the first node list) would lift waits for that, rechecked every 100 ms.
-  asio::awaitable<Route> route_after_grace(const tunnel::Destination& destination, Entry entry);
+  asio::awaitable<Route> route_or_await_agent(const tunnel::Destination& destination, Entry entry);
   bool in_grace() const { return clock.monotonic() < grace_end; }
 
   /// Refusals at warn, rate-limited per `key` (entry and reason).
@@ -699,8 +699,8 @@ asio::awaitable<std::optional<TunnelServer::Impl::Connected>> TunnelServer::Impl
   co_return c;
 }
 
-asio::awaitable<Route> TunnelServer::Impl::route_after_grace(const tunnel::Destination& destination,
-                                                             Entry entry) {
+asio::awaitable<Route> TunnelServer::Impl::route_or_await_agent(
+    const tunnel::Destination& destination, Entry entry) {
   const auto has_agent = [this](std::string_view node) { return registry.has(node); };
   asio::steady_timer recheck(ex);
   for (;;) {
@@ -775,7 +775,7 @@ asio::awaitable<void> TunnelServer::Impl::handle_egress(net::ServerExchange& exc
     co_await exchange.respond(std::move(response));
     co_return;
   }
-  auto decision = co_await route_after_grace(*destination, Entry::Egress);
+  auto decision = co_await route_or_await_agent(*destination, Entry::Egress);
   if (decision.kind == Route::Kind::Refuse) {
     auto response = refuse(decision.reason, decision.message);
     co_await exchange.respond(std::move(response));
@@ -876,7 +876,7 @@ asio::awaitable<void> TunnelServer::Impl::serve_dnat(tcp::socket socket, std::ui
     co_return;
   }
   const tunnel::Destination destination{original->address().to_string(), original->port()};
-  auto decision = co_await route_after_grace(destination, Entry::Dnat);
+  auto decision = co_await route_or_await_agent(destination, Entry::Dnat);
   if (decision.kind != Route::Kind::Tunnel) {
     refuse(decision.kind == Route::Kind::Refuse ? decision.reason : RefuseReason::NoAgent,
            decision.kind == Route::Kind::Refuse
@@ -977,31 +977,29 @@ asio::awaitable<void> TunnelServer::Impl::iptables_loop() {
   auto listed = co_await asio::co_spawn(iptables_thread->get_executor(), iptables_current(),
                                         asio::use_awaitable);
   std::vector<DnatRule> inherited;
-  if (listed) {
-    // Rules to ports this server does not listen on (another configuration) would refuse.
-    std::erase_if(*listed, [this](const DnatRule& r) {
-      return r.to_port != settings.secure_port && r.to_port != settings.insecure_port;
-    });
-  }
   if (!listed) {
     logger().warn("iptables: cannot list the rules a previous server left: {}",
                   listed.error().what());
-  } else if (!listed->empty()) {
+  } else {
     inherited = std::move(*listed);
-    logger().info("iptables: keeping the {} DNAT rules found for {} ms while agents reconnect",
-                  inherited.size(), settings.reconnect_grace.count());
+    // Rules to ports this server does not listen on (another configuration) would refuse.
+    std::erase_if(inherited, [this](const DnatRule& r) {
+      return r.to_port != settings.secure_port && r.to_port != settings.insecure_port;
+    });
+    if (!inherited.empty()) {
+      logger().info("iptables: keeping the {} DNAT rules found for {} ms while agents reconnect",
+                    inherited.size(), settings.reconnect_grace.count());
+    }
   }
   auto last_full = clock.monotonic();
   bool first = true;
   while (!stopping) {
     if (!iptables_dirty && !first) {
-      // Woken at the end of the grace, when the inherited rules go.
-      const auto grace_left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(grace_end - clock.monotonic());
-      iptables_kick.expires_after(
-          !inherited.empty() && grace_left.count() > 0
-              ? std::min<std::chrono::milliseconds>(grace_left, settings.iptables.sync_period)
-              : std::chrono::milliseconds(settings.iptables.sync_period));
+      std::chrono::steady_clock::duration wait = settings.iptables.sync_period;
+      if (!inherited.empty()) {
+        wait = std::min(wait, grace_end - clock.monotonic());  // the inherited rules go then
+      }
+      iptables_kick.expires_after(wait);
       co_await iptables_kick.async_wait(kUse);
       if (stopping) {
         co_return;
